@@ -1,0 +1,242 @@
+"""The ``sovkg`` command line: parses arguments and calls the layers below.
+
+Exit codes: 0 success, 1 validation violations or a failed query, 2 usage or unreadable input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from pathlib import Path
+
+from server import __version__
+from server.config import Settings
+from server.dataset import LoadError
+from server.formats import RDF_FORMATS, RESULT_FORMATS, UnknownFormatError
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE = 0, 1, 2
+
+_EPILOG = "Exit codes: 0 success, 1 violations or failed query, 2 usage or unreadable input."
+
+
+def _parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="sovkg",
+        description="The Sovereign AI Knowledge Graph: serve, validate, export and query the "
+        "graph of the Korean sovereign AI foundation model programme.",
+        epilog=_EPILOG,
+    )
+    p.add_argument("--version", action="version", version=f"%(prog)s {__version__}")
+    sub = p.add_subparsers(dest="command", metavar="COMMAND", required=True)
+
+    s = sub.add_parser(
+        "serve",
+        help="load, validate and serve the graph over HTTP (SPARQL endpoint at /sparql)",
+        description="Load the ontology and graph (plus --data files) into an Oxigraph store, "
+        "validate it against the shapes, and serve it. Example: sovkg serve --port 8000, then "
+        "curl 'http://127.0.0.1:8000/sparql?query=ASK%7B%3Fs%20%3Fp%20%3Fo%7D'",
+        epilog=_EPILOG,
+    )
+    s.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    s.add_argument("--port", type=int, default=8000, help="port to listen on (default 8000)")
+    s.add_argument(
+        "--store", type=Path, help="RocksDB directory to keep the data in (default: in memory)"
+    )
+    s.add_argument(
+        "--data", type=Path, nargs="*", default=[], metavar="FILE", help="extra RDF files to load"
+    )
+    s.add_argument(
+        "--allow-updates",
+        action="store_true",
+        help="accept SPARQL updates (they need 'Authorization: Bearer $SOVKG_TOKEN')",
+    )
+    s.add_argument(
+        "--query-timeout",
+        type=float,
+        default=30.0,
+        metavar="S",
+        help="seconds a query may run (default 30)",
+    )
+    s.add_argument(
+        "--base-url", help="public base URL, e.g. https://w3id.org/ksai (default: from the request)"
+    )
+    s.add_argument(
+        "--workers", type=int, default=1, metavar="N", help="server worker processes (default 1)"
+    )
+    s.add_argument(
+        "--no-validate", action="store_true", help="start even if the data violates the shapes"
+    )
+
+    v = sub.add_parser(
+        "validate",
+        help="validate RDF files (default: the shipped graph) against the SHACL shapes",
+        description="Validate the shipped graph, or the given RDF files (syntax from extension: "
+        ".ttl .nt .nq .trig .jsonld .rdf), against the shipped shapes or --shapes. The ontology is "
+        "added to the data so class targets see subclasses (--without-ontology to leave it out).",
+        epilog=_EPILOG,
+    )
+    v.add_argument("files", type=Path, nargs="*", metavar="FILE", help="RDF files to validate")
+    v.add_argument(
+        "--shapes",
+        type=Path,
+        nargs="+",
+        metavar="FILE",
+        help="SHACL shapes files to use instead of ours",
+    )
+    v.add_argument(
+        "--format",
+        choices=["text", "turtle", "json"],
+        default="text",
+        help="text (readable, default), turtle or json (JSON-LD) SHACL report",
+    )
+    v.add_argument(
+        "--without-ontology", action="store_true", help="do not add our ontology to the data graph"
+    )
+
+    e = sub.add_parser(
+        "export",
+        help="write the whole dataset in one RDF syntax",
+        description="Write the whole dataset (ontology, graph, --data files). Triple syntaxes get "
+        "the union of all graphs; nquads, trig and jsonld keep the named graphs. The output is "
+        "sorted, so two runs give the same bytes.",
+        epilog=_EPILOG,
+    )
+    e.add_argument(
+        "--format", choices=list(RDF_FORMATS), default="turtle", help="RDF syntax (default turtle)"
+    )
+    e.add_argument("--output", "-o", type=Path, help="file to write (default: standard output)")
+    e.add_argument(
+        "--data",
+        type=Path,
+        nargs="*",
+        default=[],
+        metavar="FILE",
+        help="extra RDF files to include",
+    )
+
+    q = sub.add_parser(
+        "query",
+        help="run a SPARQL query against the local graph",
+        description="Run a SPARQL query (text, or @file.rq) against the shipped graph; all named "
+        "graphs form the default graph and the project's prefixes are predeclared. Example: "
+        "sovkg query 'SELECT ?t WHERE { ?t a ksai:Consortium }'",
+        epilog=_EPILOG,
+    )
+    q.add_argument("query", help="the query, or @path/to/file.rq")
+    q.add_argument(
+        "--format",
+        choices=["table", *RESULT_FORMATS],
+        default="table",
+        help="table (default) or a SPARQL result format; graphs are written as Turtle",
+    )
+    q.add_argument(
+        "--data", type=Path, nargs="*", default=[], metavar="FILE", help="extra RDF files to load"
+    )
+    return p
+
+
+def _err(message: str) -> None:
+    print(f"sovkg: {message}", file=sys.stderr)
+
+
+def _serve(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from server.app import create_app
+    from server.dataset import open_store
+    from server.validation import quads_to_rdflib, read_shapes, validate_graph
+
+    settings = Settings.from_env(
+        host=args.host,
+        port=args.port,
+        store_path=args.store,
+        data_files=tuple(args.data),
+        allow_updates=args.allow_updates or None,
+        query_timeout=args.query_timeout,
+        base_url=args.base_url,
+        workers=args.workers,
+        validate_on_start=not args.no_validate,
+    )
+    started = time.perf_counter()
+    store = open_store(settings.store_path, settings.data_files)
+    if settings.validate_on_start:
+        report = validate_graph(quads_to_rdflib(store), read_shapes())
+        if not report.conforms:
+            sys.stderr.write(report.text())
+            _err("the data violates the shapes; fix it or start with --no-validate")
+            return EXIT_FAILED
+    print(
+        f"sovkg: {len(store)} quads ready in {time.perf_counter() - started:.2f}s; "
+        f"serving on http://{settings.host}:{settings.port}/sparql",
+        file=sys.stderr,
+    )
+    uvicorn.run(
+        create_app(settings, store), host=settings.host, port=settings.port, log_level="warning"
+    )
+    return EXIT_OK
+
+
+def _validate(args: argparse.Namespace) -> int:
+    from server.validation import validate_files
+
+    report = validate_files(args.files, args.shapes, with_ontology=not args.without_ontology)
+    if args.format == "text":
+        sys.stdout.write(report.text())
+    else:
+        sys.stdout.write(report.serialize("turtle" if args.format == "turtle" else "json-ld"))
+    return EXIT_OK if report.conforms else EXIT_FAILED
+
+
+def _export(args: argparse.Namespace) -> int:
+    from server.dataset import open_store
+    from server.export import export_dataset
+
+    store = open_store(None, args.data)
+    fmt = RDF_FORMATS[args.format]
+    if args.output:
+        with args.output.open("wb") as out:
+            export_dataset(store, fmt, out)
+    else:
+        sys.stdout.buffer.write(export_dataset(store, fmt) or b"")
+    return EXIT_OK
+
+
+def _query(args: argparse.Namespace) -> int:
+    from server.dataset import open_store
+    from server.namespaces import PREFIXES
+    from server.query_output import format_result
+
+    text = args.query
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            _err(f"cannot read query file {path}: {e}")
+            return EXIT_USAGE
+    store = open_store(None, args.data)
+    try:
+        result = store.query(text, prefixes=PREFIXES, use_default_graph_as_union=True)
+        sys.stdout.buffer.write(format_result(result, args.format))
+    except SyntaxError as e:
+        _err(f"SPARQL syntax error: {e}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+_COMMANDS = {"serve": _serve, "validate": _validate, "export": _export, "query": _query}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``sovkg``; returns the exit code."""
+    args = _parser().parse_args(argv)
+    try:
+        return _COMMANDS[args.command](args)
+    except (LoadError, UnknownFormatError) as e:
+        _err(str(e))
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,72 @@
+"""``sovkg query``: tables, standard result formats, syntax errors."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from conftest import run_sovkg
+from pyoxigraph import QueryResultsFormat, parse_query_results
+
+from server.cli import main
+
+COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+
+
+def test_table_lists_rows_and_count(store, capsys) -> None:
+    assert main(["query", "SELECT ?c WHERE { ?c a owl:Class } ORDER BY ?c LIMIT 3"]) == 0
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].strip() == "c"
+    assert out[-1] in {"(1 row)", "(2 rows)", "(3 rows)"}
+    assert any(line.startswith("ksai:") for line in out[2:-1])
+
+
+def test_json_matches_the_store(store, capsys) -> None:
+    assert main(["query", COUNT, "--format", "json"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    expected = next(iter(store.query(COUNT, use_default_graph_as_union=True)))["n"].value
+    assert data["results"]["bindings"][0]["n"]["value"] == expected
+
+
+def test_every_result_format_parses(capsys) -> None:
+    for name, fmt in {
+        "json": QueryResultsFormat.JSON,
+        "xml": QueryResultsFormat.XML,
+        "csv": QueryResultsFormat.CSV,
+        "tsv": QueryResultsFormat.TSV,
+    }.items():
+        assert main(["query", COUNT, "--format", name]) == 0
+        out = capsys.readouterr().out.encode()
+        if fmt is QueryResultsFormat.CSV:
+            assert out.splitlines()[0] == b"n"
+            continue
+        rows = list(parse_query_results(out, format=fmt))
+        assert len(rows) == 1
+
+
+def test_ask_and_construct(capsys) -> None:
+    assert main(["query", "ASK { ?s a owl:Ontology }"]) == 0
+    assert capsys.readouterr().out == "true\n"
+    assert main(["query", "CONSTRUCT { ?s a owl:Ontology } WHERE { ?s a owl:Ontology }"]) == 0
+    assert "owl:Ontology" in capsys.readouterr().out
+
+
+def test_query_from_file(tmp_path: Path, capsys) -> None:
+    rq = tmp_path / "q.rq"
+    rq.write_text("ASK { ?s a owl:Ontology }", encoding="utf-8")
+    assert main(["query", f"@{rq}"]) == 0
+    assert capsys.readouterr().out == "true\n"
+
+
+def test_missing_query_file_exits_2(tmp_path: Path) -> None:
+    r = run_sovkg("query", f"@{tmp_path / 'none.rq'}")
+    assert r.returncode == 2
+    assert "cannot read query file" in r.stderr.decode()
+
+
+def test_syntax_error_exits_1_with_position() -> None:
+    r = run_sovkg("query", "SELECT * WHERE { ?s }")
+    assert r.returncode == 1
+    err = r.stderr.decode()
+    assert "SPARQL syntax error" in err and "1:" in err
+    assert "Traceback" not in err
