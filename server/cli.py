@@ -145,7 +145,7 @@ def _serve(args: argparse.Namespace) -> int:
 
     from server.app import create_app
     from server.dataset import open_store
-    from server.validation import quads_to_rdflib, read_shapes, validate_graph
+    from server.validation import validate_store
 
     settings = Settings.from_env(
         host=args.host,
@@ -161,8 +161,8 @@ def _serve(args: argparse.Namespace) -> int:
     started = time.perf_counter()
     store = open_store(settings.store_path, settings.data_files)
     if settings.validate_on_start:
-        report = validate_graph(quads_to_rdflib(store), read_shapes())
-        if not report.conforms:
+        report = validate_store(store)
+        if report is not None and not report.conforms:
             sys.stderr.write(report.text())
             _err("the data violates the shapes; fix it or start with --no-validate")
             return EXIT_FAILED

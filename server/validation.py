@@ -7,13 +7,14 @@ the data non-conforming; only violations do.
 
 from __future__ import annotations
 
+import hashlib
+import os
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
 import rdflib
-from pyoxigraph import Quad, RdfFormat, Triple, serialize
-from pyshacl import validate as pyshacl_validate
+from pyoxigraph import Quad, RdfFormat, Store, Triple, serialize
 from rdflib.namespace import RDF, SH
 
 from server.dataset import LoadError, read_quads
@@ -142,6 +143,8 @@ def _findings(report: rdflib.Graph) -> tuple[Finding, ...]:
 
 def validate_graph(data: rdflib.Graph, shapes: rdflib.Graph) -> Report:
     """Validate ``data`` against ``shapes`` without inference; only violations fail."""
+    from pyshacl import validate as pyshacl_validate  # slow to import: only when validating
+
     conforms, report, _ = pyshacl_validate(
         data, shacl_graph=shapes, inference="none", allow_warnings=True, advanced=True
     )
@@ -164,3 +167,42 @@ def validate_files(
     paths = shipped_data_paths(include_data=not files) if with_ontology or not files else []
     data = read_graph(paths + files)
     return validate_graph(data, read_shapes(shapes))
+
+
+def cache_dir() -> Path:
+    """Where verdicts of past validations are kept (``SOVKG_CACHE_DIR``, else ~/.cache/sovkg)."""
+    configured = os.environ.get("SOVKG_CACHE_DIR")
+    return Path(configured) if configured else Path.home() / ".cache" / "sovkg"
+
+
+def store_digest(store: Store, shapes: Iterable[Path] | None = None) -> str:
+    """SHA-256 of the store's statements (sorted N-Quads) and the shapes files' bytes."""
+    from importlib.metadata import version
+
+    h = hashlib.sha256(f"pyshacl {version('pyshacl')}\n".encode())
+    for line in sorted(store.dump(format=RdfFormat.N_QUADS).splitlines()):
+        h.update(line + b"\n")
+    for p in sorted(Path(x) for x in (shapes or data_files("shapes"))):
+        h.update(p.name.encode() + b"\0" + p.read_bytes())
+    return h.hexdigest()
+
+
+def validate_store(store: Store, shapes: Iterable[Path] | None = None) -> Report | None:
+    """Validate a store's union graph; None when identical content already conformed before.
+
+    A conforming verdict is remembered under the content digest, so a restart on the same data
+    and shapes skips SHACL entirely (cold start stays fast); a failing one is never cached.
+    """
+    shapes = list(shapes) if shapes else None
+    digest = store_digest(store, shapes)
+    marker = cache_dir() / "validated" / digest
+    if marker.is_file():
+        return None
+    report = validate_graph(quads_to_rdflib(store), read_shapes(shapes))
+    if report.conforms:
+        try:
+            marker.parent.mkdir(parents=True, exist_ok=True)
+            marker.write_text(report.text(), encoding="utf-8")
+        except OSError:
+            pass  # a read-only home only costs the next start a validation
+    return report

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+import tempfile
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -17,6 +18,9 @@ from pyoxigraph import Store
 from server.dataset import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
+
+# Validation verdicts are cached per content digest; tests keep theirs out of the user's home.
+os.environ.setdefault("SOVKG_CACHE_DIR", tempfile.mkdtemp(prefix="sovkg-test-cache-"))
 
 
 @pytest.fixture(scope="session")
