@@ -1,0 +1,198 @@
+"""A response cache in front of the application, as plain ASGI middleware.
+
+The data changes rarely and the same questions come again and again, so a repeated read is
+answered from memory without entering the framework, the query engine or a serializer. Entries
+are keyed by everything that can change the answer (method, path, query string, the negotiation
+headers, the host the client used), carry a strong ETag (``If-None-Match`` gets a 304), are
+bounded in total bytes (least recently used go first), and all go when the data's generation
+changes (every committed update bumps it).
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections import OrderedDict
+from collections.abc import Awaitable, Callable, MutableMapping
+from dataclasses import dataclass
+from typing import Any
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+#: request headers that select between representations, part of the key
+KEY_HEADERS = (
+    b"accept",
+    b"accept-language",
+    b"host",
+    b"x-forwarded-host",
+    b"x-forwarded-proto",
+    b"x-forwarded-prefix",
+)
+_NOT_CACHED_PATHS = ("/health",)
+
+
+@dataclass(frozen=True)
+class Entry:
+    """A stored response: status, headers (ETag included) and body."""
+
+    status: int
+    headers: tuple[tuple[bytes, bytes], ...]
+    body: bytes
+    etag: bytes
+
+
+def _header(scope: Scope, name: bytes) -> bytes:
+    for k, v in scope.get("headers", ()):
+        if k == name:
+            return v
+    return b""
+
+
+def request_key(scope: Scope) -> tuple[bytes, ...]:
+    """The normalised request: path, query string, the negotiation headers, gzip or not."""
+    encoding = _header(scope, b"accept-encoding").lower()
+    return (
+        scope.get("raw_path") or scope["path"].encode(),
+        scope.get("query_string", b""),
+        b"gzip" if b"gzip" in encoding else b"",
+        *(_header(scope, h).lower() for h in KEY_HEADERS),
+    )
+
+
+def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
+    """Weak comparison of If-None-Match against an ETag (RFC 9110 §13.1.2)."""
+    if if_none_match.strip() == b"*":
+        return True
+    bare = etag.removeprefix(b"W/")
+    return any(t.strip().removeprefix(b"W/") == bare for t in if_none_match.split(b","))
+
+
+class ResponseCache:
+    """ASGI middleware answering repeated GET/HEAD requests from a bounded LRU cache."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        generation: Callable[[], int],
+        max_bytes: int = 64 * 1024 * 1024,
+        max_entry_bytes: int = 2 * 1024 * 1024,
+    ) -> None:
+        self.app = app
+        self.generation = generation
+        self.max_bytes = max_bytes
+        self.max_entry_bytes = max_entry_bytes
+        self._entries: OrderedDict[tuple[bytes, ...], Entry] = OrderedDict()
+        self._size = 0
+        self._seen_generation = generation()
+        self.hits = 0
+        self.misses = 0
+
+    def clear(self) -> None:
+        """Forget every entry."""
+        self._entries.clear()
+        self._size = 0
+
+    def _store(self, key: tuple[bytes, ...], entry: Entry) -> None:
+        old = self._entries.pop(key, None)
+        if old is not None:
+            self._size -= len(old.body)
+        self._entries[key] = entry
+        self._size += len(entry.body)
+        while self._size > self.max_bytes and self._entries:
+            _, dropped = self._entries.popitem(last=False)
+            self._size -= len(dropped.body)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if (
+            scope["type"] != "http"
+            or scope["method"] not in ("GET", "HEAD")
+            or scope["path"] in _NOT_CACHED_PATHS
+        ):
+            await self.app(scope, receive, send)
+            return
+        generation = self.generation()
+        if generation != self._seen_generation:
+            self.clear()
+            self._seen_generation = generation
+        key = request_key(scope)
+        entry = self._entries.get(key)
+        if entry is not None:
+            self._entries.move_to_end(key)
+            self.hits += 1
+            await self._replay(scope, entry, send)
+            return
+        self.misses += 1
+        await self._fill(scope, receive, send, key, generation)
+
+    async def _replay(self, scope: Scope, entry: Entry, send: Send) -> None:
+        if etag_matches(_header(scope, b"if-none-match"), entry.etag):
+            headers = [(k, v) for k, v in entry.headers if k not in (b"content-length",)]
+            await send({"type": "http.response.start", "status": 304, "headers": headers})
+            await send({"type": "http.response.body", "body": b""})
+            return
+        await send(
+            {"type": "http.response.start", "status": entry.status, "headers": list(entry.headers)}
+        )
+        body = b"" if scope["method"] == "HEAD" else entry.body
+        await send({"type": "http.response.body", "body": body})
+
+    async def _fill(
+        self, scope: Scope, receive: Receive, send: Send, key: tuple[bytes, ...], generation: int
+    ) -> None:
+        """Pass the request on; hold back a small 200 until complete, then store and send it."""
+        start: Message | None = None
+        chunks: list[bytes] = []
+        size = 0
+        passing = False  # True once the response turned out not to be cacheable
+
+        async def capture(message: Message) -> None:
+            nonlocal start, size, passing
+            if passing:
+                await send(message)
+                return
+            if message["type"] == "http.response.start":
+                headers = message.get("headers", [])
+                no_store = any(
+                    k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in headers
+                )
+                if message["status"] != 200 or no_store or scope["method"] == "HEAD":
+                    passing = True
+                    await send(message)
+                    return
+                start = message
+                return
+            if message["type"] != "http.response.body":
+                await send(message)
+                return
+            body = message.get("body", b"")
+            chunks.append(body)
+            size += len(body)
+            if size > self.max_entry_bytes:
+                passing = True
+                assert start is not None
+                await send(start)
+                await send(
+                    {
+                        "type": "http.response.body",
+                        "body": b"".join(chunks),
+                        "more_body": message.get("more_body", False),
+                    }
+                )
+                return
+            if not message.get("more_body", False):
+                assert start is not None
+                full = b"".join(chunks)
+                headers = list(start.get("headers", []))
+                etag = next((v for k, v in headers if k.lower() == b"etag"), b"")
+                if not etag:
+                    etag = b'"' + hashlib.sha256(full).hexdigest()[:32].encode() + b'"'
+                    headers.append((b"etag", etag))
+                entry = Entry(200, tuple(headers), full, etag)
+                if self.generation() == generation:  # no update slipped in meanwhile
+                    self._store(key, entry)
+                await self._replay(scope, entry, send)
+
+        await self.app(scope, receive, capture)

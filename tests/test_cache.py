@@ -1,0 +1,167 @@
+"""The response cache: repeated reads skip the application; updates and variants are respected."""
+
+from __future__ import annotations
+
+import asyncio
+
+import httpx
+from starlette.applications import Starlette
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.routing import Route
+
+from server.cache import ResponseCache, etag_matches
+
+
+class Backend:
+    """A small app that counts how often it is really asked."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+        self.generation = 0
+        self.app = Starlette(
+            routes=[
+                Route("/q", self.q),
+                Route("/big", self.big),
+                Route("/missing", self.missing),
+                Route("/private", self.private),
+                Route("/tagged", self.tagged),
+            ]
+        )
+
+    async def q(self, request: Request) -> Response:
+        self.calls += 1
+        accept = request.headers.get("accept", "")
+        return PlainTextResponse(f"{request.url.query}|{accept}|{self.generation}")
+
+    async def big(self, request: Request) -> Response:
+        self.calls += 1
+
+        async def chunks():
+            for _ in range(4):
+                yield b"x" * 1000
+
+        return StreamingResponse(chunks(), media_type="text/plain")
+
+    async def missing(self, request: Request) -> Response:
+        self.calls += 1
+        return PlainTextResponse("no", status_code=404)
+
+    async def private(self, request: Request) -> Response:
+        self.calls += 1
+        return PlainTextResponse("p", headers={"Cache-Control": "no-store"})
+
+    async def tagged(self, request: Request) -> Response:
+        self.calls += 1
+        return PlainTextResponse("t", headers={"ETag": '"app-tag"'})
+
+
+def _client(
+    max_entry: int = 1 << 20, max_bytes: int = 1 << 24
+) -> tuple[Backend, ResponseCache, httpx.AsyncClient]:
+    backend = Backend()
+    cache = ResponseCache(backend.app, lambda: backend.generation, max_bytes, max_entry)
+    transport = httpx.ASGITransport(app=cache)
+    return backend, cache, httpx.AsyncClient(transport=transport, base_url="http://test")
+
+
+def run(coro):
+    return asyncio.run(coro)
+
+
+def test_repeated_get_is_answered_from_memory() -> None:
+    async def go():
+        backend, cache, client = _client()
+        first = await client.get("/q?query=a")
+        second = await client.get("/q?query=a")
+        assert first.text == second.text == "query=a|*/*|0"
+        assert backend.calls == 1 and cache.hits == 1
+        assert first.headers["etag"] == second.headers["etag"]
+
+    run(go())
+
+
+def test_negotiation_headers_and_query_are_part_of_the_key() -> None:
+    async def go():
+        backend, _, client = _client()
+        a = await client.get("/q?query=a", headers={"Accept": "text/csv"})
+        b = await client.get("/q?query=a", headers={"Accept": "application/json"})
+        c = await client.get("/q?query=b", headers={"Accept": "text/csv"})
+        assert len({a.text, b.text, c.text}) == 3
+        assert backend.calls == 3
+
+    run(go())
+
+
+def test_if_none_match_gets_304() -> None:
+    async def go():
+        _, _, client = _client()
+        first = await client.get("/q?query=a")
+        again = await client.get("/q?query=a", headers={"If-None-Match": first.headers["etag"]})
+        assert again.status_code == 304 and again.content == b""
+        other = await client.get("/q?query=a", headers={"If-None-Match": '"nope"'})
+        assert other.status_code == 200
+
+    run(go())
+
+
+def test_new_generation_empties_the_cache() -> None:
+    async def go():
+        backend, _, client = _client()
+        await client.get("/q?query=a")
+        backend.generation = 1
+        after = await client.get("/q?query=a")
+        assert after.text.endswith("|1") and backend.calls == 2
+
+    run(go())
+
+
+def test_errors_no_store_and_large_bodies_are_not_cached() -> None:
+    async def go():
+        backend, _, client = _client(max_entry=2000)
+        for path in ("/missing", "/private", "/big"):
+            r1 = await client.get(path)
+            r2 = await client.get(path)
+            assert r1.content == r2.content
+        assert (await client.get("/big")).content == b"x" * 4000
+        assert backend.calls == 7
+
+    run(go())
+
+
+def test_head_uses_the_get_entry_without_body() -> None:
+    async def go():
+        backend, _, client = _client()
+        await client.get("/q?query=a")
+        head = await client.head("/q?query=a")
+        assert head.status_code == 200 and head.content == b"" and backend.calls == 1
+
+    run(go())
+
+
+def test_the_apps_own_etag_is_kept() -> None:
+    async def go():
+        _, _, client = _client()
+        await client.get("/tagged")
+        r = await client.get("/tagged", headers={"If-None-Match": '"app-tag"'})
+        assert r.status_code == 304
+
+    run(go())
+
+
+def test_total_size_is_bounded() -> None:
+    async def go():
+        backend, cache, client = _client(max_bytes=30)
+        for i in range(10):
+            await client.get(f"/q?query={i}")
+        assert cache._size <= 30
+        await client.get("/q?query=0")  # evicted long ago
+        assert backend.calls == 11
+
+    run(go())
+
+
+def test_etag_comparison_is_weak() -> None:
+    assert etag_matches(b'W/"x", "y"', b'"x"')
+    assert etag_matches(b"*", b'"x"')
+    assert not etag_matches(b'"z"', b'"x"')
