@@ -10,6 +10,9 @@ can run the same functions in worker processes that can be killed at a time limi
 from __future__ import annotations
 
 import asyncio
+import re
+import threading
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Literal, Protocol
@@ -24,13 +27,18 @@ from pyoxigraph import (
     Store,
 )
 
+from server.sparql.lexer import apply_using, declares_dataset
+
 ResultKind = Literal["solutions", "boolean", "graph"]
 
 
 @dataclass(frozen=True)
 class QueryJob:
-    """A query to run. ``default_graphs``/``named_graphs`` None mean the protocol defaults
-    (the union of all graphs as default graph; every named graph available)."""
+    """A query to run. ``default_graphs``/``named_graphs`` None mean the protocol defaults:
+    the dataset of the query's FROM / FROM NAMED clauses if it has any, otherwise the union of
+    all graphs as default graph and every named graph available. Given (even empty), they
+    replace the query's own dataset, as the protocol's ``default-graph-uri``/``named-graph-uri``
+    do."""
 
     query: str
     base_iri: str | None = None
@@ -39,11 +47,16 @@ class QueryJob:
     result_format: str = "application/sparql-results+json"  # for SELECT and ASK
     graph_format: str = "text/turtle"  # for CONSTRUCT and DESCRIBE
     prefixes: dict[str, str] = field(default_factory=dict)
+    #: serialize at most this many solutions/triples (None: all); see ``server.limits``
+    max_rows: int | None = None
 
 
 @dataclass(frozen=True)
 class UpdateJob:
-    """An update to apply atomically."""
+    """An update to apply atomically. ``using_graphs``/``using_named_graphs`` (the protocol's
+    ``using-graph-uri``/``using-named-graph-uri``) become the dataset of every DELETE/INSERT
+    ... WHERE operation; the update must then have no USING/WITH of its own (see
+    ``server.sparql.lexer.apply_using``)."""
 
     update: str
     base_iri: str | None = None
@@ -58,13 +71,17 @@ class QueryOutput:
     body: bytes
     media_type: str
     kind: ResultKind
+    #: True when ``max_rows`` cut the result
+    truncated: bool = False
 
 
 def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | QueryTriples:
     """Evaluate a query with the job's dataset; raises SyntaxError on a malformed query."""
     kwargs: dict[str, object] = {"base_iri": job.base_iri, "prefixes": job.prefixes or None}
     if job.default_graphs is None:
-        kwargs["use_default_graph_as_union"] = True
+        # pyoxigraph's union flag would silently override FROM / FROM NAMED
+        if not declares_dataset(job.query):
+            kwargs["use_default_graph_as_union"] = True
     else:
         kwargs["default_graph"] = [NamedNode(g) for g in job.default_graphs]
     if job.named_graphs is not None:
@@ -75,6 +92,10 @@ def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | Que
 def execute_query(store: Store, job: QueryJob) -> QueryOutput:
     """Evaluate and serialize a query in the job's formats."""
     result = evaluate(store, job)
+    if job.max_rows is not None and not isinstance(result, QueryBoolean):
+        from server.limits import limited_result
+
+        return limited_result(result, job, job.max_rows)
     if isinstance(result, QueryTriples):
         fmt = RdfFormat.from_media_type(job.graph_format)
         return QueryOutput(result.serialize(format=fmt) or b"", job.graph_format, "graph")
@@ -83,9 +104,85 @@ def execute_query(store: Store, job: QueryJob) -> QueryOutput:
     return QueryOutput(result.serialize(format=rfmt) or b"", job.result_format, kind)
 
 
+_POSITION = re.compile(r"error at (\d+):(\d+)")
+
+
 def execute_update(store: Store, job: UpdateJob) -> None:
-    """Apply an update (pyoxigraph applies each update request atomically)."""
-    store.update(job.update, base_iri=job.base_iri)
+    """Apply an update (pyoxigraph applies each update request atomically).
+
+    ``Store.update`` takes no dataset, so the ``using_*`` graphs are written into the text as
+    USING clauses; a syntax error still reports the line and column of the text as sent.
+    """
+    if job.using_graphs is None and job.using_named_graphs is None:
+        store.update(job.update, base_iri=job.base_iri)
+        return
+    rewrite = apply_using(job.update, job.using_graphs or (), job.using_named_graphs or ())
+    try:
+        store.update(rewrite.text, base_iri=job.base_iri)
+    except SyntaxError as e:
+        message = str(e.msg if e.msg else e)
+        m = _POSITION.search(message)
+        if m:
+            line, column = rewrite.original_position(int(m.group(1)), int(m.group(2)))
+            message = message[: m.start()] + f"error at {line}:{column}" + message[m.end() :]
+        raise SyntaxError(message) from None
+
+
+@dataclass(frozen=True)
+class QueryStream:
+    """A query whose serialization is still running: what it is, and its bytes as they come."""
+
+    media_type: str
+    kind: ResultKind
+    chunks: AsyncIterator[bytes]
+    #: stops the serialization when the chunks will not be read to the end
+    cancel: Callable[[], None] = lambda: None
+
+
+def _describe(result: object, job: QueryJob) -> tuple[str, ResultKind]:
+    if isinstance(result, QueryTriples):
+        return job.graph_format, "graph"
+    kind: ResultKind = "boolean" if isinstance(result, QueryBoolean) else "solutions"
+    return job.result_format, kind
+
+
+def _serialize(result: object, job: QueryJob, out: object) -> None:
+    if job.max_rows is not None and not isinstance(result, QueryBoolean):
+        from server.limits import limited_result
+
+        out.write(limited_result(result, job, job.max_rows).body)  # type: ignore[attr-defined]
+        return
+    if isinstance(result, QueryTriples):
+        result.serialize(out, format=RdfFormat.from_media_type(job.graph_format))
+    else:
+        assert isinstance(result, QuerySolutions | QueryBoolean)
+        result.serialize(out, format=QueryResultsFormat.from_media_type(job.result_format))
+
+
+async def _single(body: bytes) -> AsyncIterator[bytes]:
+    yield body
+
+
+class _Cancelled(Exception):
+    """The client went away: stop serializing."""
+
+
+class _QueueWriter:
+    """A file-like object for pyoxigraph's serializers that hands chunks to the event loop,
+    waiting while the client is slower than the query (backpressure)."""
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, queue: asyncio.Queue) -> None:
+        self.loop, self.queue = loop, queue
+        self.cancelled = threading.Event()
+
+    def write(self, data: bytes) -> int:
+        if self.cancelled.is_set():
+            raise _Cancelled
+        asyncio.run_coroutine_threadsafe(self.queue.put(bytes(data)), self.loop).result()
+        return len(data)
+
+    def flush(self) -> None:
+        """Nothing is buffered here."""
 
 
 class Runner(Protocol):
@@ -96,6 +193,13 @@ class Runner(Protocol):
     async def update(self, job: UpdateJob) -> None: ...
 
     def close(self) -> None: ...
+
+
+class StreamingRunner(Runner, Protocol):
+    """A runner that can also stream a result while it is being serialized (optional: the
+    Engine falls back to ``query`` for runners without it)."""
+
+    async def query_stream(self, job: QueryJob) -> QueryStream: ...
 
 
 class ThreadRunner:
@@ -115,6 +219,63 @@ class ThreadRunner:
         loop = asyncio.get_running_loop()
         await loop.run_in_executor(self._pool, execute_update, self.store, job)
 
+    async def query_stream(self, job: QueryJob) -> QueryStream:
+        """Evaluate in the pool; once the form is known (and the query parsed, so syntax errors
+        are raised here), return while the pool thread serializes chunk by chunk."""
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue = asyncio.Queue(maxsize=16)
+        writer = _QueueWriter(loop, queue)
+        head: asyncio.Future = loop.create_future()
+        end = object()
+
+        def settle(value: object, error: BaseException | None) -> None:
+            if not head.done():
+                head.set_exception(error) if error else head.set_result(value)
+
+        def work() -> None:
+            try:
+                result = evaluate(self.store, job)
+            except BaseException as e:  # noqa: BLE001 - handed to the awaiting request
+                loop.call_soon_threadsafe(settle, None, e)
+                return
+            loop.call_soon_threadsafe(settle, _describe(result, job), None)
+            failure: BaseException | None = None
+            try:
+                _serialize(result, job, writer)
+            except _Cancelled:
+                return
+            except BaseException as e:  # noqa: BLE001 - after the headers: end the body early
+                failure = e
+            if not writer.cancelled.is_set():
+                item = end if failure is None else failure
+                asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()
+
+        def cancel() -> None:
+            writer.cancelled.set()
+            while not queue.empty():
+                queue.get_nowait()
+
+        self._pool.submit(work)
+        try:
+            media_type, kind = await head
+        except asyncio.CancelledError:  # the client left while the query was evaluated
+            cancel()
+            raise
+
+        async def chunks() -> AsyncIterator[bytes]:
+            try:
+                while True:
+                    item = await queue.get()
+                    if item is end:
+                        return
+                    if isinstance(item, BaseException):
+                        raise item
+                    yield item
+            finally:
+                cancel()  # unblocks a writer waiting for room
+
+        return QueryStream(media_type, kind, chunks(), cancel)
+
     def close(self) -> None:
         """Stop the pool (waits for running operations)."""
         self._pool.shutdown(wait=True)
@@ -130,6 +291,15 @@ class Engine:
     async def query(self, job: QueryJob) -> QueryOutput:
         """Run a query (raises SyntaxError for a malformed one)."""
         return await self.runner.query(job)
+
+    async def query_stream(self, job: QueryJob) -> QueryStream:
+        """Run a query and stream its serialization when the runner can, else send it whole
+        (raises SyntaxError for a malformed query, before anything is sent)."""
+        stream = getattr(self.runner, "query_stream", None)
+        if stream is not None:
+            return await stream(job)
+        out = await self.runner.query(job)
+        return QueryStream(out.media_type, out.kind, _single(out.body))
 
     async def update(self, job: UpdateJob) -> None:
         """Apply an update."""

@@ -1,0 +1,200 @@
+"""Just enough SPARQL lexing to see the top-level structure of a query or update.
+
+pyoxigraph parses SPARQL but exposes no syntax tree, while the protocol needs three facts about
+an operation before (or instead of) running it: the query form (to pick a result syntax and
+answer 406 early), whether the query names its own dataset with FROM / FROM NAMED (so the
+"union of all graphs" default does not override it), and where the update operations that take
+a dataset (DELETE/INSERT ... WHERE) are (to apply ``using-graph-uri``/``using-named-graph-uri``,
+which ``Store.update`` has no parameters for). Strings, IRIs and comments are skipped as whole
+tokens, so braces and keywords inside them never count. The real parser still has the last
+word: anything malformed is left to it and reported with its line and column.
+
+This module imports nothing from the rest of the package, so any layer may use it.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+
+_TOKEN = re.compile(
+    r"""
+      (?P<ws>\s+)
+    | (?P<comment>\#[^\n\r]*)
+    | (?P<string>\"\"\"(?:[^"\\]|\\.|"(?!""))*\"\"\"
+               | '''(?:[^'\\]|\\.|'(?!''))*'''
+               | "(?:[^"\\\n\r]|\\.)*"
+               | '(?:[^'\\\n\r]|\\.)*')
+    | (?P<iri><[^<>"{}|^`\\\x00-\x20]*>)
+    | (?P<var>[?$][\w\u00b7\u0300-\u036f\u203f-\u2040]+)
+    | (?P<word>[^\W\d][\w\-.:%\u00b7]*|:[\w\-.:%\u00b7]*)
+    | (?P<other>\S)
+    """,
+    re.VERBOSE | re.DOTALL,
+)
+
+QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+
+
+@dataclass(frozen=True)
+class Token:
+    """One significant token: its kind, text, offset in the source, and brace depth."""
+
+    kind: str  # string, iri, var, word, other
+    text: str
+    start: int
+    end: int
+    depth: int  # braces open before this token
+
+    @property
+    def keyword(self) -> str:
+        """The upper-cased text of a bare word (a keyword candidate), else ''."""
+        return self.text.upper() if self.kind == "word" and ":" not in self.text else ""
+
+
+def tokens(text: str) -> Iterator[Token]:
+    """The significant tokens of ``text`` (whitespace and comments dropped)."""
+    depth = 0
+    for m in _TOKEN.finditer(text):
+        kind = m.lastgroup or "other"
+        if kind in ("ws", "comment"):
+            continue
+        tok = m.group()
+        if tok == "}":
+            depth = max(depth - 1, 0)
+        yield Token(kind, tok, m.start(), m.end(), depth)
+        if tok == "{":
+            depth += 1
+
+
+def query_form(query: str) -> str | None:
+    """SELECT, CONSTRUCT, DESCRIBE or ASK; None when the text does not say (left to the parser)."""
+    for t in tokens(query):
+        if t.depth == 0 and t.keyword in QUERY_FORMS:
+            return t.keyword
+        if t.depth == 0 and t.keyword and t.keyword not in ("PREFIX", "BASE"):
+            return None
+    return None
+
+
+def declares_dataset(query: str) -> bool:
+    """Whether the query has a FROM or FROM NAMED clause (only allowed outside the braces)."""
+    return any(t.depth == 0 and t.keyword == "FROM" for t in tokens(query))
+
+
+class UsingConflictError(ValueError):
+    """The update names its own dataset (USING, USING NAMED, WITH) and the request one too."""
+
+
+@dataclass(frozen=True)
+class Rewrite:
+    """An update with the protocol's dataset written into it, and where text was inserted."""
+
+    text: str
+    insertions: tuple[tuple[int, int], ...]  # (offset in the original, inserted length)
+
+    def original_position(self, line: int, column: int) -> tuple[int, int]:
+        """Map a 1-based line/column of the rewritten text back to the original text."""
+        offset = _offset(self.text, line, column)
+        shift = 0
+        for at, length in self.insertions:
+            if offset >= at + shift + length:
+                shift += length
+            elif offset >= at + shift:
+                offset = at + shift  # inside inserted text: point at the insertion
+                break
+        original = _remove(self.text, self.insertions)
+        return _line_column(original, offset - shift)
+
+
+def _remove(text: str, insertions: Sequence[tuple[int, int]]) -> str:
+    out, shift, last = [], 0, 0
+    for at, length in insertions:
+        out.append(text[last : at + shift])
+        last = at + shift + length
+        shift += length
+    out.append(text[last:])
+    return "".join(out)
+
+
+def _offset(text: str, line: int, column: int) -> int:
+    lines = text.split("\n")
+    line = min(max(line, 1), len(lines))
+    return sum(len(x) + 1 for x in lines[: line - 1]) + max(column - 1, 0)
+
+
+def _line_column(text: str, offset: int) -> tuple[int, int]:
+    before = text[:offset]
+    return before.count("\n") + 1, offset - (before.rfind("\n") + 1) + 1
+
+
+def _using_clause(default_graphs: Sequence[str], named_graphs: Sequence[str]) -> str:
+    parts = [f"USING <{g}>" for g in default_graphs]
+    parts += [f"USING NAMED <{g}>" for g in named_graphs]
+    return " ".join(parts) + " "
+
+
+def apply_using(update: str, default_graphs: Sequence[str], named_graphs: Sequence[str]) -> Rewrite:
+    """The update with ``USING``/``USING NAMED`` clauses added to every DELETE/INSERT ... WHERE
+    operation (and ``DELETE WHERE`` written out as ``DELETE {P} USING ... WHERE {P}``), which is
+    what SPARQL 1.1 Protocol §2.2.3 makes ``using-graph-uri``/``using-named-graph-uri`` mean.
+
+    Raises UsingConflictError when an operation has its own USING, USING NAMED or WITH: the
+    protocol forbids combining the two. Text that does not lex as an update is left alone for
+    the parser to report.
+    """
+    toks = list(tokens(update))
+    clause = _using_clause(default_graphs, named_graphs)
+    insertions: list[tuple[int, int, str]] = []
+    state = "start"  # start | modify | done
+    i = 0
+    while i < len(toks):
+        t = toks[i]
+        if t.depth != 0:
+            i += 1
+            continue
+        kw = t.keyword
+        nxt = _next_top(toks, i)
+        if t.text == ";":
+            state = "start"
+        elif kw in ("WITH", "USING"):
+            raise UsingConflictError(
+                "using-graph-uri/using-named-graph-uri cannot be combined with an update that "
+                f"has its own {kw} clause (SPARQL 1.1 Protocol §2.2.3)"
+            )
+        elif state == "start" and kw in ("DELETE", "INSERT"):
+            if nxt is not None and toks[nxt].keyword == "DATA":
+                state = "done"
+            elif kw == "DELETE" and nxt is not None and toks[nxt].keyword == "WHERE":
+                close = _matching_brace(toks, nxt + 1)
+                if close is not None:
+                    pattern = update[toks[nxt + 1].start : toks[close].end]
+                    insertions.append((toks[nxt].start, 0, f"{pattern} {clause}"))
+                state = "done"
+            else:
+                state = "modify"
+        elif state == "modify" and kw == "WHERE":
+            insertions.append((t.start, 0, clause))
+            state = "done"
+        i += 1
+    text, shift, done = update, 0, []
+    for at, _, insert in insertions:
+        text = text[: at + shift] + insert + text[at + shift :]
+        done.append((at, len(insert)))
+        shift += len(insert)
+    return Rewrite(text, tuple(done))
+
+
+def _next_top(toks: list[Token], i: int) -> int | None:
+    return i + 1 if i + 1 < len(toks) else None
+
+
+def _matching_brace(toks: list[Token], i: int) -> int | None:
+    if i >= len(toks) or toks[i].text != "{":
+        return None
+    depth = toks[i].depth
+    for j in range(i + 1, len(toks)):
+        if toks[j].text == "}" and toks[j].depth == depth:
+            return j
+    return None
