@@ -12,14 +12,16 @@ from server import __version__
 from server.config import Settings
 from server.dataset import open_store
 from server.engine import Engine
+from server.middleware import HardeningMiddleware
 from server.routes import health, sparql
+from server.workers import build_runner
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The application; loads the store from the settings unless one is given."""
-    engine = Engine(
-        store if store is not None else open_store(settings.store_path, settings.data_files)
-    )
+    if store is None:
+        store = open_store(settings.store_path, settings.data_files)
+    engine = Engine(store, build_runner(store, settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -37,4 +39,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.engine = engine
     app.include_router(health.router)
     app.include_router(sparql.router)
+    # limits, safety headers, access log: the outermost layer, so keep it last
+    app.add_middleware(
+        HardeningMiddleware,
+        max_body=settings.max_body_bytes,
+        max_url=settings.max_url_bytes,
+        body_timeout=settings.body_timeout,
+        access_log=settings.access_log,
+    )
     return app

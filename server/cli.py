@@ -67,6 +67,47 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--no-validate", action="store_true", help="start even if the data violates the shapes"
     )
+    s.add_argument(
+        "--query-workers",
+        type=int,
+        default=2,
+        metavar="N",
+        help="query worker processes, killed and replaced at the time limit (default 2; "
+        "0 runs queries in threads, which cannot be stopped)",
+    )
+    s.add_argument(
+        "--max-rows",
+        type=int,
+        default=100_000,
+        metavar="N",
+        help="most solutions or triples a query returns; a cut result carries the header "
+        "X-SPARQL-MaxRows (default 100000)",
+    )
+    s.add_argument(
+        "--max-body",
+        type=int,
+        default=8 * 1024 * 1024,
+        metavar="BYTES",
+        help="largest request body, 413 beyond (default 8 MiB)",
+    )
+    s.add_argument(
+        "--max-url",
+        type=int,
+        default=8192,
+        metavar="BYTES",
+        help="longest request URL, 414 beyond (default 8192)",
+    )
+    s.add_argument(
+        "--allow-service",
+        action="append",
+        default=[],
+        metavar="URL-PREFIX",
+        help="let SERVICE and LOAD call endpoints under this URL prefix (repeatable; "
+        "default: no outbound requests at all)",
+    )
+    s.add_argument(
+        "--no-access-log", action="store_true", help="do not log requests as JSON on stderr"
+    )
 
     v = sub.add_parser(
         "validate",
@@ -157,7 +198,21 @@ def _serve(args: argparse.Namespace) -> int:
         base_url=args.base_url,
         workers=args.workers,
         validate_on_start=not args.no_validate,
+        query_workers=args.query_workers,
+        max_rows=args.max_rows,
+        max_body_bytes=args.max_body,
+        max_url_bytes=args.max_url,
+        allow_service=tuple(args.allow_service),
+        access_log=not args.no_access_log,
     )
+    if min(settings.query_workers, settings.max_rows or 0, settings.max_url_bytes) < 0 or (
+        settings.max_body_bytes < 0 or settings.query_timeout <= 0
+    ):
+        _err(
+            "--query-workers, --max-rows, --max-body, --max-url must be >= 0, and "
+            "--query-timeout > 0"
+        )
+        return EXIT_USAGE
     started = time.perf_counter()
     store = open_store(settings.store_path, settings.data_files)
     if settings.validate_on_start:
@@ -171,8 +226,21 @@ def _serve(args: argparse.Namespace) -> int:
         f"serving on http://{settings.host}:{settings.port}/sparql",
         file=sys.stderr,
     )
+    if settings.access_log:
+        from server.middleware import configure_access_log
+
+        configure_access_log()
     uvicorn.run(
-        create_app(settings, store), host=settings.host, port=settings.port, log_level="warning"
+        create_app(settings, store),
+        host=settings.host,
+        port=settings.port,
+        log_level="warning",
+        # h11 everywhere (httptools is optional): its limit on the request line and headers
+        # answers a flood of header bytes with a 4xx; our middleware answers 414/413/408
+        http="h11",
+        h11_max_incomplete_event_size=64 * 1024,
+        timeout_keep_alive=5,
+        timeout_graceful_shutdown=5,
     )
     return EXIT_OK
 

@@ -29,6 +29,18 @@ class Settings:
     workers: int = 1
     validate_on_start: bool = True
     thing_base: str = DEFAULT_THING_BASE
+    #: query worker processes (killable at the time limit); 0 = threads in this process,
+    #: which cannot be stopped (the library default, for tests; ``sovkg serve`` uses 2)
+    query_workers: int = 0
+    #: most solutions/triples a query returns (cut results carry X-SPARQL-MaxRows)
+    max_rows: int | None = 100_000
+    max_body_bytes: int = 8 * 1024 * 1024
+    max_url_bytes: int = 8192
+    #: seconds a client may take to send a request body
+    body_timeout: float = 30.0
+    #: URL prefixes that SERVICE and LOAD may call; empty = no outbound requests
+    allow_service: tuple[str, ...] = ()
+    access_log: bool = True
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
