@@ -213,6 +213,12 @@ def _serve(args: argparse.Namespace) -> int:
             "--query-timeout > 0"
         )
         return EXIT_USAGE
+    if settings.allow_updates and not settings.update_token:
+        _err(
+            "--allow-updates needs a bearer token for clients to send: set SOVKG_TOKEN "
+            "(e.g. SOVKG_TOKEN=$(openssl rand -hex 32)); refusing to accept anonymous updates"
+        )
+        return EXIT_USAGE
     started = time.perf_counter()
     store = open_store(settings.store_path, settings.data_files)
     if settings.validate_on_start:

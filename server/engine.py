@@ -27,7 +27,7 @@ from pyoxigraph import (
     Store,
 )
 
-from server.sparql.lexer import apply_using, declares_dataset
+from server.sparql.lexer import declares_dataset, rewrite_update
 
 ResultKind = Literal["solutions", "boolean", "graph"]
 
@@ -111,18 +111,19 @@ def execute_update(store: Store, job: UpdateJob) -> None:
     """Apply an update (pyoxigraph applies each update request atomically).
 
     ``Store.update`` takes no dataset, so the ``using_*`` graphs are written into the text as
-    USING clauses; a syntax error still reports the line and column of the text as sent.
+    USING clauses (and CLEAR of a graph never seen succeeds, see ``rewrite_update``); a syntax
+    error still reports the line and column of the text as sent.
     """
-    if job.using_graphs is None and job.using_named_graphs is None:
-        store.update(job.update, base_iri=job.base_iri)
-        return
-    rewrite = apply_using(job.update, job.using_graphs or (), job.using_named_graphs or ())
+    using = None
+    if job.using_graphs is not None or job.using_named_graphs is not None:
+        using = (job.using_graphs or (), job.using_named_graphs or ())
+    rewrite = rewrite_update(job.update, using)
     try:
         store.update(rewrite.text, base_iri=job.base_iri)
     except SyntaxError as e:
         message = str(e.msg if e.msg else e)
         m = _POSITION.search(message)
-        if m:
+        if m and rewrite.insertions:
             line, column = rewrite.original_position(int(m.group(1)), int(m.group(2)))
             message = message[: m.start()] + f"error at {line}:{column}" + message[m.end() :]
         raise SyntaxError(message) from None
