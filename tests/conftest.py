@@ -96,3 +96,26 @@ def live_server() -> Iterator[LiveServer]:
         yield server
     finally:
         server.stop()
+
+
+@pytest.fixture(scope="session")
+def browser():
+    """One headless Debian Chromium for the session (see tests/browser.py)."""
+    from browser import launch_chromium
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        chromium = launch_chromium(playwright)
+        try:
+            yield chromium
+        finally:
+            chromium.close()
+
+
+@pytest.fixture
+def browser_page(browser, live_server):
+    """A fresh page on the live server recording requests and console errors (tests/browser.py)."""
+    from browser import BrowserPage
+
+    with BrowserPage(browser, live_server.url) as page:
+        yield page
