@@ -1,0 +1,225 @@
+"""The protocol rules as plain functions: request -> operation, errors, negotiation, lexing."""
+
+from __future__ import annotations
+
+import pytest
+from pyoxigraph import NamedNode, Quad, Store
+
+from server.engine import QueryJob, UpdateJob, evaluate, execute_update
+from server.sparql.lexer import (
+    UsingConflictError,
+    apply_using,
+    declares_dataset,
+    query_form,
+    rewrite_update,
+)
+from server.sparql.media import content_type, negotiate_query
+from server.sparql.protocol import (
+    HttpRequest,
+    ProtocolError,
+    QueryOperation,
+    ServiceDescriptionRequest,
+    UpdateOperation,
+    authorize_update,
+    check_update_dataset,
+    parse_request,
+)
+from server.sparql.service import endpoint_url
+
+FORM = "application/x-www-form-urlencoded"
+
+
+def _error(request: HttpRequest) -> ProtocolError:
+    with pytest.raises(ProtocolError) as e:
+        parse_request(request)
+    return e.value
+
+
+def test_get_query_with_dataset() -> None:
+    op = parse_request(
+        HttpRequest(
+            "GET", "query=ASK%7B%7D&default-graph-uri=http%3A%2F%2Fa&named-graph-uri=http://b"
+        )
+    )
+    assert op == QueryOperation("ASK{}", ("http://a",), ("http://b",))
+
+
+def test_named_graphs_alone_leave_an_empty_default_graph() -> None:
+    op = parse_request(HttpRequest("GET", "query=ASK%7B%7D&named-graph-uri=http://b"))
+    assert op == QueryOperation("ASK{}", (), ("http://b",))
+
+
+def test_bare_get_asks_for_the_service_description() -> None:
+    assert parse_request(HttpRequest("GET")) == ServiceDescriptionRequest()
+
+
+def test_post_form_and_direct() -> None:
+    form = parse_request(
+        HttpRequest("POST", "", FORM, b"update=CLEAR%20ALL&using-graph-uri=http://g")
+    )
+    assert form == UpdateOperation("CLEAR ALL", ("http://g",), ())
+    direct = parse_request(
+        HttpRequest("POST", "default-graph-uri=http://g", "application/sparql-query", b"ASK {}")
+    )
+    assert direct == QueryOperation("ASK {}", ("http://g",), ())
+
+
+@pytest.mark.parametrize(
+    ("request_", "status"),
+    [
+        (HttpRequest("PUT", "query=ASK%7B%7D"), 405),
+        (HttpRequest("DELETE"), 405),
+        (HttpRequest("GET", "query=ASK%7B%7D&query=ASK%7B%7D"), 400),
+        (HttpRequest("GET", "query=ASK%7B%7D&update=CLEAR%20ALL"), 400),
+        (HttpRequest("GET", "update=CLEAR%20ALL"), 400),
+        (HttpRequest("GET", "query="), 400),
+        (HttpRequest("GET", "default-graph-uri=http://g"), 400),
+        (HttpRequest("GET", "query=ASK%7B%7D&default-graph-uri=not%20an%20iri"), 400),
+        (HttpRequest("GET", "query=ASK%7B%7D&using-graph-uri=http://g"), 400),
+        (HttpRequest("GET", "query=%FF"), 400),
+        (HttpRequest("POST", "", None, b"query=ASK%7B%7D"), 415),
+        (HttpRequest("POST", "", "text/plain", b"ASK {}"), 415),
+        (
+            HttpRequest(
+                "POST", "", "application/sparql-query; charset=UTF-16", "ASK".encode("utf-16")
+            ),
+            400,
+        ),
+        (HttpRequest("POST", "", "application/sparql-query", b"ASK {\xff}"), 400),
+        (HttpRequest("POST", "", "application/sparql-query", b"  "), 400),
+        (HttpRequest("POST", "query=ASK%7B%7D", "application/sparql-query", b"ASK {}"), 400),
+        (HttpRequest("POST", "", FORM, b"nothing=here"), 400),
+        (HttpRequest("POST", "", FORM, b"update=A&update=B"), 400),
+        (HttpRequest("POST", "", FORM, b"query=ASK%7B%7D", endpoint="update"), 400),
+        (HttpRequest("POST", "", FORM, b"update=CLEAR%20ALL", endpoint="query"), 400),
+    ],
+)
+def test_protocol_errors(request_: HttpRequest, status: int) -> None:
+    error = _error(request_)
+    assert error.status == status
+    assert error.message
+    if status == 405:
+        assert error.headers["Allow"] == "GET, POST, OPTIONS"
+
+
+def test_update_dataset_conflicts_with_using_and_with() -> None:
+    for update in (
+        "WITH <http://g> DELETE { ?s ?p ?o } WHERE { ?s ?p ?o }",
+        "DELETE { ?s ?p ?o } USING <http://g> WHERE { ?s ?p ?o }",
+        "INSERT { ?s ?p ?o } USING NAMED <http://g> WHERE { ?s ?p ?o }",
+    ):
+        with pytest.raises(ProtocolError) as e:
+            check_update_dataset(UpdateOperation(update, ("http://x",), ()))
+        assert e.value.status == 400
+    check_update_dataset(UpdateOperation(update, None, None))  # no parameters: no conflict
+
+
+def test_using_is_written_into_each_modify_operation() -> None:
+    rewrite = apply_using(
+        'INSERT DATA { <a> <b> "WHERE {" } ; DELETE WHERE { ?s ?p ?o } ;\n'
+        "INSERT { ?s ?p ?o } WHERE { ?s ?p ?o }",
+        ["http://d"],
+        ["http://n"],
+    )
+    assert rewrite.text == (
+        'INSERT DATA { <a> <b> "WHERE {" } ; DELETE { ?s ?p ?o } USING <http://d> '
+        "USING NAMED <http://n> WHERE { ?s ?p ?o } ;\n"
+        "INSERT { ?s ?p ?o } USING <http://d> USING NAMED <http://n> WHERE { ?s ?p ?o }"
+    )
+    with pytest.raises(UsingConflictError):
+        apply_using("# WITH in a comment is fine\nWITH <g> INSERT {} WHERE {}", ["http://d"], [])
+    apply_using(
+        "# WITH in a comment is fine\nINSERT { <a> <b> 'USING' } WHERE {}", ["http://d"], []
+    )
+
+
+def test_update_syntax_errors_point_into_the_text_as_sent() -> None:
+    store = Store()
+    with pytest.raises(SyntaxError) as e:
+        execute_update(
+            store, UpdateJob("INSERT { <a> <b> <c> }\nWHERE { ?s ?p", "http://x/", ("http://g",))
+        )
+    assert "error at 2:14" in str(e.value)
+
+
+def test_clear_of_a_graph_never_seen_succeeds() -> None:
+    assert rewrite_update("CLEAR GRAPH <http://g> ; CLEAR SILENT ALL").text == (
+        "CLEAR SILENT GRAPH <http://g> ; CLEAR SILENT ALL"
+    )
+    execute_update(Store(), UpdateJob("CLEAR GRAPH <http://example.org/never>"))
+
+
+def test_query_form_and_dataset_clauses() -> None:
+    assert (
+        query_form("PREFIX ex: <http://e/>\n# SELECT\nCONSTRUCT WHERE { ?s ?p ?o }") == "CONSTRUCT"
+    )
+    assert query_form("BASE <http://e/> ask {}") == "ASK"
+    assert query_form("nonsense") is None
+    assert declares_dataset("SELECT * FROM <http://g> { ?s ?p ?o }")
+    assert declares_dataset("select * from named <http://g> { graph ?g { ?s ?p ?o } }")
+    assert not declares_dataset('SELECT ?from { ?s <http://e/from> "FROM" }')
+
+
+def test_from_clause_wins_over_the_union_default_graph() -> None:
+    """pyoxigraph's union flag would override FROM; evaluate() must not let it."""
+    store = Store()
+    a, b = NamedNode("http://a"), NamedNode("http://b")
+    store.add(Quad(a, a, a, a))
+    store.add(Quad(b, b, b, b))
+
+    def subjects(query: str, **kw: object) -> set[str]:
+        return {s["s"].value for s in evaluate(store, QueryJob(query, **kw))}
+
+    assert subjects("SELECT ?s { ?s ?p ?o }") == {"http://a", "http://b"}
+    assert subjects("SELECT ?s FROM <http://a> { ?s ?p ?o }") == {"http://a"}
+    assert subjects("SELECT ?s FROM NAMED <http://a> { ?s ?p ?o }") == set()
+    # protocol parameters win over FROM; a graph that does not exist is empty
+    assert subjects("SELECT ?s FROM <http://a> { ?s ?p ?o }", default_graphs=("http://b",)) == {
+        "http://b"
+    }
+    assert subjects("SELECT ?s { ?s ?p ?o }", default_graphs=("http://none",)) == set()
+
+
+def test_negotiation_tables() -> None:
+    n = negotiate_query(None)
+    assert (n.results.offered, n.graph.offered) == (
+        "application/sparql-results+json",
+        "text/turtle",
+    )
+    n = negotiate_query("application/sparql-results+xml;q=0.5, text/csv, application/rdf+xml;q=0.4")
+    assert (n.results.offered, n.graph.offered) == ("text/csv", "application/rdf+xml")
+    n = negotiate_query("text/*")
+    assert (n.results.offered, n.graph.offered) == ("text/csv", "text/turtle")
+    n = negotiate_query("application/json")
+    assert (n.results.offered, n.results.serialize) == (
+        "application/json",
+        "application/sparql-results+json",
+    )
+    assert n.graph is None and n.for_form("CONSTRUCT") is None
+    assert content_type("text/turtle") == "text/turtle; charset=utf-8"
+    assert content_type("application/sparql-results+json") == "application/sparql-results+json"
+
+
+def test_endpoint_url() -> None:
+    assert endpoint_url("/sparql", "http", "127.0.0.1:8000", {}) == "http://127.0.0.1:8000/sparql"
+    proxied = {"x-forwarded-proto": "https", "x-forwarded-host": "kg.example.org, inner"}
+    assert endpoint_url("/sparql", "http", "127.0.0.1", proxied) == "https://kg.example.org/sparql"
+    assert (
+        endpoint_url("/sparql", "http", "h", proxied, "https://w3id.org/ksai/")
+        == "https://w3id.org/ksai/sparql"
+    )
+    broken = {"x-forwarded-host": "bad host>"}
+    assert endpoint_url("/sparql", "http", "h:1", broken) == "http://h:1/sparql"
+
+
+def test_update_authorization() -> None:
+    with pytest.raises(ProtocolError) as e:
+        authorize_update(False, "t", "Bearer t")
+    assert e.value.status == 403 and "--allow-updates" in e.value.message
+    for header in (None, "Basic dDp0", "Bearer", "Bearer wrong"):
+        with pytest.raises(ProtocolError) as e:
+            authorize_update(True, "t", header)
+        assert e.value.status == 401
+        assert e.value.headers["WWW-Authenticate"].startswith("Bearer")
+    authorize_update(True, "t", "Bearer t")
+    authorize_update(True, "t", "bearer   t ")
