@@ -55,6 +55,28 @@ class OutboundRefused(ValueError):
     status = 400
 
 
+class OperationFailed(ValueError):
+    """The store could not carry out a well-formed operation, for a reason of the operation's
+    own (a graph that already exists, an unbound SERVICE variable, ...)."""
+
+    status = 400
+
+
+class UpstreamFailed(Exception):
+    """An allowed SERVICE or LOAD endpoint could not be reached or gave a bad answer."""
+
+    status = 502
+
+
+def translate_error(e: Exception) -> Exception:
+    """pyoxigraph's evaluation errors as what they mean for the client; others unchanged."""
+    if isinstance(e, RuntimeError):
+        return OperationFailed(f"the operation failed: {e}")
+    if isinstance(e, OSError) and not isinstance(e, TimeoutError):
+        return UpstreamFailed(f"a remote endpoint failed: {e}")
+    return e
+
+
 def may_call_out(text: str) -> bool:
     """A fast first look: False means the text cannot contain SERVICE or LOAD at all."""
     lowered = text.lower()
@@ -199,7 +221,10 @@ class GuardedRunner:
     async def query(self, job: QueryJob) -> QueryOutput:
         """Check, then run the query on the inner runner."""
         job = await self._prepare(job)
-        out = await self.inner.query(job)
+        try:
+            out = await self.inner.query(job)
+        except (RuntimeError, OSError) as e:
+            raise translate_error(e) from None
         if out.truncated and job.max_rows is not None:
             from server.middleware import add_response_header
 
@@ -211,7 +236,10 @@ class GuardedRunner:
         before the last row), else run the query whole."""
         stream = getattr(self.inner, "query_stream", None)
         if stream is not None:
-            return await stream(await self._prepare(job))
+            try:
+                return await stream(await self._prepare(job))
+            except (RuntimeError, OSError) as e:
+                raise translate_error(e) from None
         out = await self.query(job)
         return QueryStream(out.media_type, out.kind, _single(out.body))
 
@@ -219,7 +247,10 @@ class GuardedRunner:
         """Check, then apply the update on the inner runner."""
         if may_call_out(job.update):
             await asyncio.to_thread(check_update, job, self.allow_service)
-        await self.inner.update(job)
+        try:
+            await self.inner.update(job)
+        except (RuntimeError, OSError) as e:
+            raise translate_error(e) from None
 
     async def ping(self, timeout: float) -> None:
         """Raise unless the inner runner answers a trivial query within ``timeout`` seconds."""

@@ -1,0 +1,99 @@
+"""A query past the time limit is really stopped (issue 6): its worker process is killed and
+replaced, the client gets 503, other requests keep being answered, and nothing keeps burning CPU.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+
+import httpx
+from conftest import LiveServer
+from procs import alive, children, cpu_seconds, wait_gone
+
+RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
+SIMPLE = "ASK { ?s ?p ?o }"
+LIMIT = 2.0
+
+
+def _runaway(url: str, out: dict) -> None:
+    started = time.monotonic()
+    r = httpx.get(f"{url}/sparql", params={"query": RUNAWAY}, timeout=120)
+    out.update(status=r.status_code, text=r.text, seconds=time.monotonic() - started)
+
+
+def test_runaway_query_is_killed_while_other_queries_are_answered() -> None:
+    server = LiveServer("--query-timeout", str(LIMIT), "--query-workers", "2")
+    try:
+        server.wait_ready()
+        workers = children(server.proc.pid)
+        assert len(workers) == 2
+        out: dict = {}
+        runaway = threading.Thread(target=_runaway, args=(server.url, out))
+        runaway.start()
+        answers = []
+        with httpx.Client(timeout=30) as client:
+            while runaway.is_alive():
+                r = client.get(f"{server.url}/sparql", params={"query": SIMPLE})
+                answers.append((r.status_code, r.json()["boolean"]))
+                time.sleep(0.1)
+        runaway.join()
+
+        assert out["status"] == 503
+        assert "limit of 2 s" in out["text"]
+        assert out["seconds"] < LIMIT + 10  # it did not run to the end (that takes hours)
+        assert len(answers) >= 5 and set(answers) == {(200, True)}
+
+        killed = workers - children(server.proc.pid)
+        assert len(killed) == 1
+        assert not any(alive(p) for p in killed)
+        assert len(children(server.proc.pid)) == 2  # replaced
+
+        processes = {server.proc.pid} | children(server.proc.pid)
+        before = cpu_seconds(processes)
+        time.sleep(1.0)
+        assert cpu_seconds(processes) - before < 0.5  # idle: nobody still counts
+
+        r = httpx.get(f"{server.url}/sparql", params={"query": SIMPLE})
+        assert r.status_code == 200
+    finally:
+        server.stop()
+
+
+def test_health_says_unavailable_while_every_worker_is_stuck() -> None:
+    server = LiveServer("--query-timeout", "60", "--query-workers", "1")
+    try:
+        server.wait_ready()
+        assert httpx.get(f"{server.url}/health").status_code == 200
+        out: dict = {}
+        threading.Thread(target=_runaway, args=(server.url, out), daemon=True).start()
+        time.sleep(0.5)
+        r = httpx.get(f"{server.url}/health", timeout=30)
+        assert r.status_code == 503
+        assert r.json()["status"] == "unavailable"
+    finally:
+        server.proc.kill()
+        server.proc.wait()
+
+
+def test_workers_die_with_a_killed_server_even_mid_query() -> None:
+    server = LiveServer("--query-timeout", "60", "--query-workers", "2")
+    try:
+        server.wait_ready()
+        workers = children(server.proc.pid)
+        assert len(workers) == 2
+        threading.Thread(target=_runaway, args=(server.url, {}), daemon=True).start()
+        time.sleep(0.5)
+    finally:
+        server.proc.kill()  # SIGKILL: no chance to clean up
+        server.proc.wait()
+    assert wait_gone(workers, timeout=5) == set()
+
+
+def test_workers_stop_with_the_server() -> None:
+    server = LiveServer("--query-workers", "2")
+    server.wait_ready()
+    workers = children(server.proc.pid)
+    server.stop()
+    assert server.proc.returncode is not None
+    assert wait_gone(workers, timeout=5) == set()
