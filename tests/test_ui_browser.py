@@ -10,8 +10,9 @@ EXAMPLES = load_examples()
 PAGE_SIZE = 50
 
 
-def _open_ui(browser_page, live_server):
-    page = browser_page.goto(f"{live_server.url}/sparql/ui")
+def _open_ui(browser_page, live_server, path: str = "/sparql"):
+    # a browser asking for /sparql gets the UI (Chromium's Accept header prefers text/html)
+    page = browser_page.goto(f"{live_server.url}{path}")
     page.wait_for_selector(".yasqe .CodeMirror")
     return page
 
@@ -32,6 +33,21 @@ def test_one_tab_per_question_with_its_query(browser_page, live_server) -> None:
     assert editor_text == with_prologue(EXAMPLES[0])
     endpoint = page.evaluate("window.sovkgYasgui.getTab().getEndpoint()")
     assert endpoint == f"{live_server.url}/sparql"
+
+
+def test_also_at_sparql_ui(browser_page, live_server) -> None:
+    page = _open_ui(browser_page, live_server, "/sparql/ui")
+    assert page.locator(".tabsList .tab a[role=tab] > span").count() == len(EXAMPLES)
+    browser_page.assert_clean()
+
+
+def test_a_shared_link_opens_next_to_the_questions(browser_page, live_server) -> None:
+    # YASGUI's share links carry the query in the fragment, which the server never sees
+    page = _open_ui(browser_page, live_server, "/sparql#query=ASK%7B%7D&tabTitle=Shared")
+    names = page.locator(".tabsList .tab a[role=tab] > span").all_inner_texts()
+    assert names == [e.title for e in EXAMPLES] + ["Shared"]
+    assert page.evaluate("window.sovkgYasgui.getTab().getQuery()") == "ASK{}"
+    browser_page.assert_clean()
 
 
 def test_running_the_first_example_shows_result_rows(browser_page, live_server, store) -> None:

@@ -46,6 +46,28 @@ def test_seven_questions_one_file_each() -> None:
     assert len({e.title for e in EXAMPLES}) == 7
 
 
+#: what Chromium sends for a top-level navigation
+BROWSER_ACCEPT = (
+    "text/html,application/xhtml+xml,application/xml;q=0.9,image/avif,image/webp,"
+    "image/apng,*/*;q=0.8,application/signed-exchange;v=b3;q=0.7"
+)
+
+
+def test_sparql_answers_a_browser_with_the_ui(live_server, ui: httpx.Response) -> None:
+    r = httpx.get(f"{live_server.url}/sparql", headers={"Accept": BROWSER_ACCEPT})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/html")
+    assert "Accept" in r.headers["vary"]
+    assert r.headers["content-security-policy"] == ui.headers["content-security-policy"]
+    assert _config(r.text) == _config(ui.text)
+
+
+def test_sparql_still_describes_itself_to_rdf_clients(live_server) -> None:
+    r = httpx.get(f"{live_server.url}/sparql", headers={"Accept": "text/turtle"})
+    assert r.status_code == 200
+    assert r.headers["content-type"].startswith("text/turtle")
+
+
 def test_page_is_html_with_security_headers(ui: httpx.Response) -> None:
     assert ui.status_code == 200
     assert ui.headers["content-type"].startswith("text/html")

@@ -61,13 +61,23 @@
     },
   });
 
-  if (yasgui.persistentConfig.getTabs().length === 0) {
+  // The question tabs come first, unless this browser already shows one of them (kept in its
+  // localStorage, perhaps edited). A shared link ("#query=...") opens in a tab of its own,
+  // which stays the active one.
+  var stored = yasgui.persistentConfig;
+  var names = stored.getTabs().map(function (id) {
+    return stored.getTab(id).name;
+  });
+  var hasQuestions = config.tabs.some(function (tab) {
+    return names.indexOf(tab.name) >= 0;
+  });
+  if (!hasQuestions) {
     config.tabs.forEach(function (tab, i) {
-      yasgui.addTab(i === 0, {
-        name: tab.name,
-        yasqe: { value: tab.query },
-        requestConfig: { endpoint: endpoint },
-      });
+      yasgui.addTab(
+        names.length === 0 && i === 0,
+        { name: tab.name, yasqe: { value: tab.query }, requestConfig: { endpoint: endpoint } },
+        { atIndex: i }
+      );
     });
   }
 
