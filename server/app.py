@@ -13,7 +13,7 @@ from server.config import Settings
 from server.dataset import open_store
 from server.engine import Engine
 from server.middleware import HardeningMiddleware
-from server.routes import health, sparql, ui
+from server.routes import dumps, health, linkeddata, pages, shacl, sparql, ui, void
 from server.workers import build_runner
 
 
@@ -40,6 +40,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sparql.router)
     app.include_router(ui.router)
+    for ld in (pages, linkeddata, dumps, void, shacl):  # Linked Data publishing
+        app.include_router(ld.router)
     ui.mount_static(app)
     # limits, safety headers, access log: the outermost layer, so keep it last
     app.add_middleware(

@@ -108,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     s.add_argument(
         "--no-access-log", action="store_true", help="do not log requests as JSON on stderr"
     )
+    s.add_argument(
+        "--shacl-max-bytes",
+        type=int,
+        default=None,
+        metavar="BYTES",
+        help="largest body POST /shacl validates, 413 beyond (default 2 MiB)",
+    )
 
     v = sub.add_parser(
         "validate",
@@ -204,6 +211,7 @@ def _serve(args: argparse.Namespace) -> int:
         max_url_bytes=args.max_url,
         allow_service=tuple(args.allow_service),
         access_log=not args.no_access_log,
+        shacl_max_bytes=args.shacl_max_bytes,
     )
     if min(settings.query_workers, settings.max_rows or 0, settings.max_url_bytes) < 0 or (
         settings.max_body_bytes < 0 or settings.query_timeout <= 0

@@ -41,6 +41,8 @@ class Settings:
     #: URL prefixes that SERVICE and LOAD may call; empty = no outbound requests
     allow_service: tuple[str, ...] = ()
     access_log: bool = True
+    #: largest body POST /shacl reads (413 beyond it)
+    shacl_max_bytes: int = 2 * 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -61,5 +63,7 @@ class Settings:
             values["allow_updates"] = v.lower() in {"1", "true", "yes"}
         if (v := _env("TOKEN")) is not None:
             values["update_token"] = v
+        if (v := _env("SHACL_MAX_BYTES")) is not None:
+            values["shacl_max_bytes"] = int(v)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
