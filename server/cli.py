@@ -286,6 +286,7 @@ def _export(args: argparse.Namespace) -> int:
 
 def _query(args: argparse.Namespace) -> int:
     from server.dataset import open_store
+    from server.engine import QueryJob, evaluate
     from server.namespaces import PREFIXES
     from server.query_output import format_result
 
@@ -299,7 +300,7 @@ def _query(args: argparse.Namespace) -> int:
             return EXIT_USAGE
     store = open_store(None, args.data)
     try:
-        result = store.query(text, prefixes=PREFIXES, use_default_graph_as_union=True)
+        result = evaluate(store, QueryJob(text, prefixes=PREFIXES))
         sys.stdout.buffer.write(format_result(result, args.format))
     except SyntaxError as e:
         _err(f"SPARQL syntax error: {e}")

@@ -70,3 +70,16 @@ def test_syntax_error_exits_1_with_position() -> None:
     err = r.stderr.decode()
     assert "SPARQL syntax error" in err and "1:" in err
     assert "Traceback" not in err
+
+
+def test_from_clause_replaces_the_union_default_graph(capsys) -> None:
+    everything = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
+    only_ontology = (
+        "SELECT (COUNT(*) AS ?n) FROM <https://w3id.org/ksai/graph/ontology/ksai> "
+        "WHERE { ?s ?p ?o }"
+    )
+    counts = []
+    for q in (everything, only_ontology):
+        assert main(["query", q, "--format", "csv"]) == 0
+        counts.append(int(capsys.readouterr().out.splitlines()[1]))
+    assert 0 < counts[1] < counts[0]
