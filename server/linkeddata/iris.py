@@ -23,6 +23,8 @@ class IriMapper:
 
     thing_base: str = "https://w3id.org/ksai/"
     root_path: str = ""
+    #: appended to local links (``?lang=ko``) so a language chosen explicitly stays chosen
+    query: str = ""
 
     def is_served(self, iri: str) -> bool:
         """Whether this server has a page for ``iri`` (a thing, the ontology or the shapes)."""
@@ -35,7 +37,9 @@ class IriMapper:
         """The link to use in a page: the local path for served IRIs, the IRI itself for other
         http(s) IRIs, and None for any other scheme (``javascript:`` is a valid IRI too)."""
         if self.is_served(iri):
-            return self.root_path + "/" + quote(iri[len(self.thing_base) :], safe=_SAFE)
+            path, hash_, fragment = iri[len(self.thing_base) :].partition("#")
+            link = self.root_path + "/" + quote(path, safe=_SAFE) + self.query
+            return link + hash_ + quote(fragment, safe=_SAFE)
         if iri.lower().startswith(("http://", "https://")):
             return iri
         return None

@@ -41,10 +41,13 @@ _env = Environment(
 )
 
 
-def render(template: str, lang: str, root_path: str = "", **context: object) -> str:
-    """Render a page template with the shared context (language, words, links home)."""
+def render(
+    template: str, lang: str, root_path: str = "", lang_query: str = "", **context: object
+) -> str:
+    """Render a page template with the shared context (language, words, links home);
+    ``lang_query`` (``?lang=ko``) is appended to the site's own navigation links."""
     return _env.get_template(template).render(
-        lang=lang, t=texts(lang), root=root_path, version=__version__, **context
+        lang=lang, t=texts(lang), root=root_path, lq=lang_query, version=__version__, **context
     )
 
 

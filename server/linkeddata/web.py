@@ -8,7 +8,7 @@ from starlette.requests import Request
 
 from server.linkeddata.entity import PageBuilder
 from server.linkeddata.iris import IriMapper
-from server.linkeddata.labels import Labeler, choose_language
+from server.linkeddata.labels import LANGUAGES, Labeler, choose_language
 from server.linkeddata.state import LinkedDataState, get_state
 
 
@@ -25,7 +25,13 @@ def root_path(request: Request) -> str:
 def mapper_for(request: Request) -> IriMapper:
     """The IRI mapping for this application and request."""
     settings = request.app.state.settings
-    return IriMapper(thing_base=settings.thing_base, root_path=root_path(request))
+    return IriMapper(settings.thing_base, root_path(request), lang_query(request))
+
+
+def lang_query(request: Request) -> str:
+    """``?lang=xx`` when the request chose a language explicitly, for the page's own links."""
+    param = (request.query_params.get("lang") or "").lower()
+    return f"?lang={param}" if param in LANGUAGES else ""
 
 
 def language(request: Request) -> str:

@@ -13,7 +13,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.linkeddata.dumps import Dump
 from server.linkeddata.render import html_response, render
-from server.linkeddata.web import language, ld_state, public_base, root_path
+from server.linkeddata.web import lang_query, language, ld_state, public_base, root_path
 from server.negotiation import negotiate, parse_accept, quality
 
 router = APIRouter()
@@ -98,5 +98,5 @@ async def dumps_index(request: Request) -> Response:
             "the listing is offered as text/html or application/json\n", status_code=406
         )
     lang = language(request)
-    body = render("dumps.html", lang, root_path(request), dumps=entries)
+    body = render("dumps.html", lang, root_path(request), lang_query(request), dumps=entries)
     return html_response(body, headers={"Vary": "Accept, Accept-Language"})

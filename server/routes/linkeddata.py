@@ -28,7 +28,15 @@ from server.linkeddata.represent import (
     link_header,
     vary,
 )
-from server.linkeddata.web import builder_for, language, ld_state, mapper_for, root_path, store_of
+from server.linkeddata.web import (
+    builder_for,
+    lang_query,
+    language,
+    ld_state,
+    mapper_for,
+    root_path,
+    store_of,
+)
 from server.namespaces import PREFIXES
 
 router = APIRouter()
@@ -69,7 +77,9 @@ def _not_found(request: Request, rep: Representation, iri: str) -> Response:
     if rep is HTML:
         lang = language(request)
         query = f"DESCRIBE <{iri}>" if ">" not in iri else "SELECT * WHERE { ?s ?p ?o } LIMIT 10"
-        body = render("not_found.html", lang, root_path(request), iri=iri, query=query)
+        body = render(
+            "not_found.html", lang, root_path(request), lang_query(request), iri=iri, query=query
+        )
         return html_response(body, status_code=404, headers=headers)
     return PlainTextResponse(f"not found: {iri}\n", status_code=404, headers=headers)
 
@@ -82,10 +92,18 @@ def _raw_thing_path(request: Request) -> str:
     return text[index + 1 :] if index >= 0 else "id/" + request.path_params.get("path", "")
 
 
+def _known_iri(store, iri: str) -> bool:  # type: ignore[no-untyped-def]
+    """Whether ``iri`` is a valid IRI the graph knows (a junk path is simply not found)."""
+    try:
+        return is_known(store, NamedNode(iri))
+    except ValueError:
+        return False
+
+
 def _thing_response(request: Request, rep: Representation) -> Response:
     store = store_of(request)
     candidates = mapper_for(request).candidate_iris(_raw_thing_path(request))
-    node = next((NamedNode(i) for i in candidates if is_known(store, NamedNode(i))), None)
+    node = next((NamedNode(i) for i in candidates if _known_iri(store, i)), None)
     if node is None:
         return _not_found(request, rep, unquote(candidates[0]))
     headers = _headers(request, rep)
@@ -95,7 +113,12 @@ def _thing_response(request: Request, rep: Representation) -> Response:
     page = builder_for(request, lang).entity_page(node)
     path = root_path(request) + request.url.path
     body = render(
-        "entity.html", lang, root_path(request), page=page, alternates=alternates(path, _OFFERS)
+        "entity.html",
+        lang,
+        root_path(request),
+        lang_query(request),
+        page=page,
+        alternates=alternates(path, _OFFERS),
     )
     return html_response(body, headers=headers)
 
@@ -134,7 +157,12 @@ def _ontology_response(request: Request, rep: Representation) -> Response:
     )
     path = root_path(request) + request.url.path
     body = render(
-        "ontology.html", lang, root_path(request), page=page, alternates=alternates(path, _OFFERS)
+        "ontology.html",
+        lang,
+        root_path(request),
+        lang_query(request),
+        page=page,
+        alternates=alternates(path, _OFFERS),
     )
     return html_response(body, headers=headers)
 
@@ -161,7 +189,12 @@ def _shapes_response(request: Request, rep: Representation) -> Response:
     )
     path = root_path(request) + request.url.path
     body = render(
-        "shapes.html", lang, root_path(request), page=page, alternates=alternates(path, _OFFERS)
+        "shapes.html",
+        lang,
+        root_path(request),
+        lang_query(request),
+        page=page,
+        alternates=alternates(path, _OFFERS),
     )
     return html_response(body, headers=headers)
 

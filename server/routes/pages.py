@@ -10,7 +10,7 @@ from starlette.concurrency import run_in_threadpool
 
 from server.linkeddata.home import build_home
 from server.linkeddata.render import html_response, render
-from server.linkeddata.web import builder_for, language, root_path, store_of
+from server.linkeddata.web import builder_for, lang_query, language, root_path, store_of
 
 router = APIRouter()
 
@@ -20,7 +20,7 @@ _CSS = Path(__file__).resolve().parent.parent / "static" / "site" / "site.css"
 def _home(request: Request) -> Response:
     lang = language(request)
     page = build_home(store_of(request), builder_for(request, lang), lang)
-    body = render("home.html", lang, root_path(request), page=page)
+    body = render("home.html", lang, root_path(request), lang_query(request), page=page)
     return html_response(body, headers={"Vary": "Accept-Language"})
 
 

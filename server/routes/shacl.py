@@ -26,7 +26,7 @@ from server.linkeddata.shacl import (
     parse_input,
     validate_posted,
 )
-from server.linkeddata.web import language, root_path
+from server.linkeddata.web import lang_query, language, root_path
 from server.negotiation import negotiate
 from server.validation import Report
 
@@ -116,7 +116,9 @@ def report_response(request: Request, report: Report, media: str) -> Response:
     headers = {"SHACL-Conforms": "true" if report.conforms else "false", "Vary": "Accept"}
     if media == "text/html":
         lang = language(request)
-        body = render("shacl_report.html", lang, root_path(request), report=report)
+        body = render(
+            "shacl_report.html", lang, root_path(request), lang_query(request), report=report
+        )
         return html_response(body, headers=headers)
     if media == "text/plain":
         return PlainTextResponse(report.text(), headers=headers)
@@ -158,6 +160,7 @@ async def shacl_form(request: Request) -> Response:
         "shacl_form.html",
         lang,
         root_path(request),
+        lang_query(request),
         formats=sorted({m for m in INPUT_FORMATS if "x-" not in m}),
         limit=max_bytes(request),
     )
