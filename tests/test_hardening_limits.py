@@ -11,6 +11,7 @@ import json
 import logging
 
 import pytest
+from asgi import InProcessClient
 from pyoxigraph import (
     BaseDirection,
     BlankNode,
@@ -22,7 +23,6 @@ from pyoxigraph import (
     Triple,
     parse_query_results,
 )
-from starlette.testclient import TestClient
 
 from server.app import create_app
 from server.config import Settings
@@ -145,7 +145,9 @@ def client(store: Store):
     )
     app = create_app(settings, store)
     try:
-        yield TestClient(app, base_url="http://t", raise_server_exceptions=True)
+        c = InProcessClient(app, base_url="http://t")
+        yield c
+        c.close()
     finally:
         app.state.engine.close()
 

@@ -200,12 +200,15 @@ async def _service_description(request: Request, endpoint: str) -> Response:
     except Exception as e:  # noqa: BLE001 - every failure becomes a plain answer
         status, message = _error_for(e)
         return plain(status, message, CORS)
-    triples = description_triples(
-        endpoint,
-        stats,
-        updates=settings.allow_updates,
-        federated=bool(getattr(settings, "allow_service", None)),
-    )
+    try:
+        triples = description_triples(
+            endpoint,
+            stats,
+            updates=settings.allow_updates,
+            federated=bool(getattr(settings, "allow_service", None)),
+        )
+    except ValueError as e:  # the endpoint IRI comes from the Host header, which may be junk
+        return plain(400, f"cannot describe the endpoint {endpoint!r}: {e}", CORS)
     return Response(
         serialize_description(triples, GRAPH_OFFERS[choice]),
         headers={**CORS, **VARY, "Content-Type": content_type(choice)},
