@@ -5,6 +5,7 @@ ASGI); the live-server tests check the same surface over real HTTP."""
 from __future__ import annotations
 
 import asyncio
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -23,7 +24,14 @@ def app(store):
     application.state.engine.close()
 
 
-async def _fetch_all(app, paths_and_accepts):
+def _fetch_all(app, paths_and_accepts):
+    """Run the requests on an event loop of their own thread: the session's Playwright keeps a
+    loop running in the main thread, where asyncio.run() is not allowed."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, _fetch_all_async(app, paths_and_accepts)).result()
+
+
+async def _fetch_all_async(app, paths_and_accepts):
     transport = httpx.ASGITransport(app=app)
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
         sem = asyncio.Semaphore(8)
@@ -39,7 +47,7 @@ def test_every_resource_in_every_rdf_syntax_holds_its_triples(app, store):
     iris = resources(store)
     assert len(iris) > 50  # the graph is not a placeholder
     requests = [(local_path(i), media) for i in iris for media, _ in RDF_FORMATS.values()]
-    responses = asyncio.run(_fetch_all(app, requests))
+    responses = _fetch_all(app, requests)
     failures = []
     for iri, (path, media), response in zip(
         [i for i in iris for _ in RDF_FORMATS], requests, responses, strict=True
@@ -58,7 +66,7 @@ def test_every_resource_in_every_rdf_syntax_holds_its_triples(app, store):
 
 def test_every_resource_has_a_page_with_its_korean_label(app, store):
     iris = resources(store)
-    responses = asyncio.run(_fetch_all(app, [(local_path(i), "text/html") for i in iris]))
+    responses = _fetch_all(app, [(local_path(i), "text/html") for i in iris])
     failures = []
     for iri, response in zip(iris, responses, strict=True):
         if response.status_code != 200 or not response.headers["content-type"].startswith(
