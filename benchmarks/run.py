@@ -38,6 +38,8 @@ sys.path.insert(0, str(ROOT))
 from server.namespaces import sparql_prologue  # noqa: E402
 
 JSON = "application/sparql-results+json"
+#: where each server takes queries (rdflib-endpoint 0.6 answers at its root)
+ENDPOINT_PATH = {"ours": "/sparql", "oxigraph": "/query", "rdflib-endpoint": "/"}
 TEAM = "https://w3id.org/ksai/id/team/naver-cloud"
 
 
@@ -190,8 +192,8 @@ class Servers:
                 str(ttl),
             ]
         )
-        for url in self.urls.values():
-            wait_up(url + "/sparql?query=ASK%7B%7D")
+        for name, url in self.urls.items():
+            wait_up(url + ENDPOINT_PATH[name] + "?query=ASK%7B%7D")
         r = httpx.post(
             self.urls["oxigraph"] + "/store",
             content=nq.read_bytes(),
@@ -247,9 +249,10 @@ def main() -> int:
     ap.add_argument("--peer-venv", type=Path, default=Path("/work/benchvenv"))
     ap.add_argument("--ours-args", default="", help="extra flags for sovkg serve")
     ap.add_argument("--output", type=Path, help="write a Markdown report here")
+    ap.add_argument("--only", help="run only the requests whose name contains this")
     args = ap.parse_args()
 
-    mix = query_mix()
+    mix = [r for r in query_mix() if not args.only or args.only in r.name]
     servers = Servers(args.peer_venv, args.ours_args.split())
     results: dict[tuple[str, int, str], dict] = {}
     try:
@@ -262,6 +265,7 @@ def main() -> int:
                         path, accept = req.oxigraph_path, "application/n-quads"
                     else:
                         path, accept = req.peer
+                        path = path.replace("/sparql?", ENDPOINT_PATH[name] + "?", 1)
                     r = wrk(base + path, accept, min(args.threads, c), c, args.duration)
                     results[(req.name, c, name)] = r
                     print(

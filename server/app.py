@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -9,7 +10,8 @@ from fastapi import FastAPI
 from pyoxigraph import Store
 
 from server import __version__
-from server.config import Settings
+from server.cache import ResponseCache
+from server.config import SETTINGS_ENV, Settings, settings_from_json
 from server.dataset import open_store
 from server.engine import Engine
 from server.middleware import HardeningMiddleware
@@ -43,6 +45,12 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     for ld in (pages, linkeddata, dumps, void, shacl):  # Linked Data publishing
         app.include_router(ld.router)
     ui.mount_static(app)
+    # repeated reads answered from memory; inside the hardening layer, so limits, safety
+    # headers and the access log still apply to every answer
+    if settings.cache_bytes > 0:
+        app.add_middleware(
+            ResponseCache, generation=lambda: engine.generation, max_bytes=settings.cache_bytes
+        )
     # limits, safety headers, access log: the outermost layer, so keep it last
     app.add_middleware(
         HardeningMiddleware,
@@ -52,3 +60,21 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         access_log=settings.access_log,
     )
     return app
+
+
+def app_from_env() -> FastAPI:
+    """The application of one of several server workers (``sovkg serve --workers N``).
+
+    Settings come from the parent through the environment; the data is this worker's own: the
+    RocksDB store opened read-only, or the shipped files loaded into memory.
+    """
+    settings = settings_from_json(os.environ[SETTINGS_ENV])
+    if settings.store_path is not None:
+        store = Store.read_only(str(settings.store_path))
+    else:
+        store = open_store(None, settings.data_files)
+    if settings.access_log:
+        from server.middleware import configure_access_log
+
+        configure_access_log()
+    return create_app(settings, store)

@@ -6,12 +6,13 @@ Exit codes: 0 success, 1 validation violations or a failed query, 2 usage or unr
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from pathlib import Path
 
 from server import __version__
-from server.config import Settings
+from server.config import SETTINGS_ENV, Settings, settings_to_json
 from server.dataset import LoadError
 from server.formats import RDF_FORMATS, RESULT_FORMATS, UnknownFormatError
 
@@ -107,6 +108,13 @@ def _parser() -> argparse.ArgumentParser:
     )
     s.add_argument(
         "--no-access-log", action="store_true", help="do not log requests as JSON on stderr"
+    )
+    s.add_argument(
+        "--cache-mib",
+        type=float,
+        default=None,
+        metavar="MIB",
+        help="memory for answers to repeated reads, per worker (default 64; 0 turns it off)",
     )
     s.add_argument(
         "--shacl-max-bytes",
@@ -212,6 +220,7 @@ def _serve(args: argparse.Namespace) -> int:
         allow_service=tuple(args.allow_service),
         access_log=not args.no_access_log,
         shacl_max_bytes=args.shacl_max_bytes,
+        cache_bytes=None if args.cache_mib is None else int(args.cache_mib * 1024 * 1024),
     )
     if min(settings.query_workers, settings.max_rows or 0, settings.max_url_bytes) < 0 or (
         settings.max_body_bytes < 0 or settings.query_timeout <= 0
@@ -219,6 +228,12 @@ def _serve(args: argparse.Namespace) -> int:
         _err(
             "--query-workers, --max-rows, --max-body, --max-url must be >= 0, and "
             "--query-timeout > 0"
+        )
+        return EXIT_USAGE
+    if settings.workers < 1 or (settings.workers > 1 and settings.allow_updates):
+        _err(
+            "--workers must be >= 1, and several workers serve read-only (each holds its own "
+            "copy of the data): use --workers 1 with --allow-updates"
         )
         return EXIT_USAGE
     if settings.allow_updates and not settings.update_token:
@@ -240,22 +255,31 @@ def _serve(args: argparse.Namespace) -> int:
         f"serving on http://{settings.host}:{settings.port}/sparql",
         file=sys.stderr,
     )
+    server_options = {
+        "host": settings.host,
+        "port": settings.port,
+        "log_level": "warning",
+        # h11 everywhere (httptools is optional): its limit on the request line and headers
+        # answers a flood of header bytes with a 4xx; our middleware answers 414/413/408
+        "http": "h11",
+        "h11_max_incomplete_event_size": 64 * 1024,
+        "timeout_keep_alive": 5,
+        "timeout_graceful_shutdown": 5,
+    }
+    if settings.workers > 1:
+        # every worker process builds its own application on its own copy of the data (read
+        # only: the store was loaded and validated above, once)
+        del store
+        os.environ[SETTINGS_ENV] = settings_to_json(settings)
+        uvicorn.run(
+            "server.app:app_from_env", factory=True, workers=settings.workers, **server_options
+        )
+        return EXIT_OK
     if settings.access_log:
         from server.middleware import configure_access_log
 
         configure_access_log()
-    uvicorn.run(
-        create_app(settings, store),
-        host=settings.host,
-        port=settings.port,
-        log_level="warning",
-        # h11 everywhere (httptools is optional): its limit on the request line and headers
-        # answers a flood of header bytes with a 4xx; our middleware answers 414/413/408
-        http="h11",
-        h11_max_incomplete_event_size=64 * 1024,
-        timeout_keep_alive=5,
-        timeout_graceful_shutdown=5,
-    )
+    uvicorn.run(create_app(settings, store), **server_options)
     return EXIT_OK
 
 

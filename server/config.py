@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import os
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, fields
 from pathlib import Path
+
+#: where ``sovkg serve --workers N`` hands its settings to the worker processes
+SETTINGS_ENV = "SOVKG_SETTINGS_JSON"
 
 #: the namespace under which the things of the graph are minted
 DEFAULT_THING_BASE = "https://w3id.org/ksai/"
@@ -43,6 +47,8 @@ class Settings:
     access_log: bool = True
     #: largest body POST /shacl reads (413 beyond it)
     shacl_max_bytes: int = 2 * 1024 * 1024
+    #: memory for the response cache of repeated reads (0 turns it off)
+    cache_bytes: int = 64 * 1024 * 1024
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -65,5 +71,30 @@ class Settings:
             values["update_token"] = v
         if (v := _env("SHACL_MAX_BYTES")) is not None:
             values["shacl_max_bytes"] = int(v)
+        if (v := _env("CACHE_MIB")) is not None:
+            values["cache_bytes"] = int(float(v) * 1024 * 1024)
         values.update({k: v for k, v in overrides.items() if v is not None})
         return cls(**values)  # type: ignore[arg-type]
+
+
+def settings_to_json(settings: Settings) -> str:
+    """The settings as JSON, to hand them to server worker processes."""
+    values = {}
+    for f in fields(settings):
+        v = getattr(settings, f.name)
+        if isinstance(v, Path):
+            v = str(v)
+        elif isinstance(v, tuple):
+            v = [str(x) for x in v]
+        values[f.name] = v
+    return json.dumps(values)
+
+
+def settings_from_json(text: str) -> Settings:
+    """The inverse of :func:`settings_to_json`."""
+    values = json.loads(text)
+    if values.get("store_path") is not None:
+        values["store_path"] = Path(values["store_path"])
+    values["data_files"] = tuple(Path(p) for p in values.get("data_files", ()))
+    values["allow_service"] = tuple(values.get("allow_service", ()))
+    return Settings(**values)

@@ -288,6 +288,8 @@ class Engine:
     def __init__(self, store: Store, runner: Runner | None = None) -> None:
         self.store = store
         self.runner: Runner = runner if runner is not None else ThreadRunner(store)
+        #: bumped after every update request, so caches of derived answers know to go
+        self.generation = 0
 
     async def query(self, job: QueryJob) -> QueryOutput:
         """Run a query (raises SyntaxError for a malformed one)."""
@@ -303,8 +305,12 @@ class Engine:
         return QueryStream(out.media_type, out.kind, _single(out.body))
 
     async def update(self, job: UpdateJob) -> None:
-        """Apply an update."""
-        await self.runner.update(job)
+        """Apply an update; the generation moves on whether or not it succeeded (a failed one
+        changed nothing, and a needless cache refill is cheap)."""
+        try:
+            await self.runner.update(job)
+        finally:
+            self.generation += 1
 
     async def select_json(self, sparql: str, base_iri: str | None = None) -> bytes:
         """SPARQL JSON results of a SELECT/ASK over the union of all graphs."""

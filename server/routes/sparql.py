@@ -15,6 +15,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from server.engine import QueryJob, UpdateJob
+from server.linkeddata.state import notify_store_changed
 from server.namespaces import PREFIXES
 from server.negotiation import negotiate
 from server.sparql.lexer import query_form
@@ -152,6 +153,8 @@ async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Respo
     except Exception as e:  # noqa: BLE001 - every failure becomes a plain answer
         status, message = _error_for(e)
         return plain(status, message)
+    finally:
+        notify_store_changed(request.app)
     return Response(status_code=204)
 
 
