@@ -9,22 +9,12 @@ from starlette.responses import HTMLResponse
 
 from server import __version__
 from server.linkeddata.i18n import texts
+from server.middleware import DEFAULT_CSP
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 
-#: pages load nothing from other origins and run no script at all
-CONTENT_SECURITY_POLICY = "; ".join(
-    [
-        "default-src 'self'",
-        "script-src 'self'",
-        "style-src 'self'",
-        "img-src 'self' data:",
-        "object-src 'none'",
-        "base-uri 'none'",
-        "form-action 'self'",
-        "frame-ancestors 'none'",
-    ]
-)
+#: pages load nothing from other origins and run no script at all (one policy for every page)
+CONTENT_SECURITY_POLICY = DEFAULT_CSP
 
 HTML_HEADERS = {
     "Content-Security-Policy": CONTENT_SECURITY_POLICY,
