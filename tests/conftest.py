@@ -98,9 +98,13 @@ def live_server() -> Iterator[LiveServer]:
         server.stop()
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser():
-    """One headless Debian Chromium for the session (see tests/browser.py)."""
+    """One headless Debian Chromium per test module (see tests/browser.py).
+
+    Playwright's sync API keeps an event loop running in the main thread while it is open;
+    closing it with the module lets later tests use asyncio.run() again, whatever the order.
+    """
     from browser import launch_chromium
     from playwright.sync_api import sync_playwright
 
