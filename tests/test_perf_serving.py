@@ -43,6 +43,8 @@ def test_an_update_invalidates_cached_answers() -> None:
         server.wait_ready()
         url = f"{server.url}/sparql"
         before = httpx.get(url, params={"query": COUNT})
+        old_dump = httpx.get(f"{server.url}/dumps/sovereign-ai-kg.nt")
+        assert b"<http://example.org/a>" not in old_dump.content
         assert _count(httpx.get(url, params={"query": COUNT})) == _count(before)
         r = httpx.post(
             url,
@@ -56,6 +58,9 @@ def test_an_update_invalidates_cached_answers() -> None:
             url, params={"query": COUNT}, headers={"If-None-Match": before.headers["etag"]}
         )
         assert stale.status_code == 200
+        dump = httpx.get(f"{server.url}/dumps/sovereign-ai-kg.nt")
+        assert dump.status_code == 200
+        assert b"<http://example.org/a> <http://example.org/p>" in dump.content
     finally:
         server.stop()
 
