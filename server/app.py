@@ -21,9 +21,15 @@ from server.workers import build_runner
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The application; loads the store from the settings unless one is given."""
-    if store is None:
-        store = open_store(settings.store_path, settings.data_files)
-    engine = Engine(store, build_runner(store, settings))
+    if store is None and settings.backend:  # no local data: a SPARQL store over HTTP
+        from server.remote import build_backend
+
+        store, runner = build_backend(settings)
+        engine = Engine(store, runner)  # type: ignore[arg-type]
+    else:
+        if store is None:
+            store = open_store(settings.store_path, settings.data_files)
+        engine = Engine(store, build_runner(store, settings))
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
@@ -69,7 +75,10 @@ def app_from_env() -> FastAPI:
     RocksDB store opened read-only, or the shipped files loaded into memory.
     """
     settings = settings_from_json(os.environ[SETTINGS_ENV])
-    if settings.store_path is not None:
+    store: Store | None
+    if settings.backend:
+        store = None  # create_app talks to the backend
+    elif settings.store_path is not None:
         store = Store.read_only(str(settings.store_path))
     else:
         store = open_store(None, settings.data_files)

@@ -117,6 +117,18 @@ def _parser() -> argparse.ArgumentParser:
         help="memory for answers to repeated reads, per worker (default 64; 0 turns it off)",
     )
     s.add_argument(
+        "--backend",
+        metavar="URL",
+        help="serve in front of this SPARQL 1.1 query endpoint instead of loading the data "
+        "(e.g. http://127.0.0.1:7878/query of 'oxigraph serve --union-default-graph'); "
+        "not with --store or --data",
+    )
+    s.add_argument(
+        "--backend-update",
+        metavar="URL",
+        help="the backend's update endpoint, used with --allow-updates (default: --backend)",
+    )
+    s.add_argument(
         "--shacl-max-bytes",
         type=int,
         default=None,
@@ -221,6 +233,8 @@ def _serve(args: argparse.Namespace) -> int:
         access_log=not args.no_access_log,
         shacl_max_bytes=args.shacl_max_bytes,
         cache_bytes=None if args.cache_mib is None else int(args.cache_mib * 1024 * 1024),
+        backend=args.backend,
+        backend_update=args.backend_update,
     )
     if min(settings.query_workers, settings.max_rows or 0, settings.max_url_bytes) < 0 or (
         settings.max_body_bytes < 0 or settings.query_timeout <= 0
@@ -242,6 +256,12 @@ def _serve(args: argparse.Namespace) -> int:
             "(e.g. SOVKG_TOKEN=$(openssl rand -hex 32)); refusing to accept anonymous updates"
         )
         return EXIT_USAGE
+    if settings.backend or settings.backend_update:
+        problem = _backend_usage(settings)
+        if problem:
+            _err(problem)
+            return EXIT_USAGE
+        return _serve_backend(settings, server_options(settings))
     started = time.perf_counter()
     store = open_store(settings.store_path, settings.data_files)
     if settings.validate_on_start:
@@ -255,7 +275,25 @@ def _serve(args: argparse.Namespace) -> int:
         f"serving on http://{settings.host}:{settings.port}/sparql",
         file=sys.stderr,
     )
-    server_options = {
+    options = server_options(settings)
+    if settings.workers > 1:
+        # every worker process builds its own application on its own copy of the data (read
+        # only: the store was loaded and validated above, once)
+        del store
+        os.environ[SETTINGS_ENV] = settings_to_json(settings)
+        uvicorn.run("server.app:app_from_env", factory=True, workers=settings.workers, **options)
+        return EXIT_OK
+    if settings.access_log:
+        from server.middleware import configure_access_log
+
+        configure_access_log()
+    uvicorn.run(create_app(settings, store), **options)
+    return EXIT_OK
+
+
+def server_options(settings: Settings) -> dict[str, object]:
+    """uvicorn's options for ``sovkg serve``."""
+    return {
         "host": settings.host,
         "port": settings.port,
         "log_level": "warning",
@@ -266,20 +304,73 @@ def _serve(args: argparse.Namespace) -> int:
         "timeout_keep_alive": 5,
         "timeout_graceful_shutdown": 5,
     }
-    if settings.workers > 1:
-        # every worker process builds its own application on its own copy of the data (read
-        # only: the store was loaded and validated above, once)
-        del store
-        os.environ[SETTINGS_ENV] = settings_to_json(settings)
-        uvicorn.run(
-            "server.app:app_from_env", factory=True, workers=settings.workers, **server_options
+
+
+def _backend_usage(settings: Settings) -> str | None:
+    """What is wrong with the --backend options, if anything."""
+    from urllib.parse import urlsplit
+
+    if not settings.backend:
+        return "--backend-update needs --backend (the query endpoint)"
+    if settings.store_path is not None or settings.data_files:
+        return (
+            "--backend serves the data of another SPARQL store; --store and --data load a local "
+            "copy: use one or the other"
         )
+    for url in (settings.backend, settings.backend_update):
+        if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+            return f"the backend URL {url!r} is not an http(s) URL"
+    return None
+
+
+def _serve_backend(settings: Settings, options: dict[str, object]) -> int:
+    """``sovkg serve --backend URL``: no local data; validate a fetched copy if asked to."""
+    import uvicorn
+
+    from server.app import create_app
+    from server.remote import RemoteStore
+
+    started = time.perf_counter()
+    remote = RemoteStore(settings.backend or "", settings.query_timeout)
+    if settings.validate_on_start:
+        from pyoxigraph import Store
+
+        from server.validation import validate_store
+
+        try:
+            copy = Store()
+            copy.extend(remote)
+        except Exception as e:  # noqa: BLE001 - any failure: the backend cannot be read
+            _err(
+                f"{e}; cannot fetch the backend's data to validate it against the shapes "
+                "(start with --no-validate to serve anyway: /health answers 503 until the "
+                "backend does)"
+            )
+            return EXIT_FAILED
+        report = validate_store(copy)
+        if report is not None and not report.conforms:
+            sys.stderr.write(report.text())
+            _err("the backend's data violates the shapes; fix it or start with --no-validate")
+            return EXIT_FAILED
+        note = f"{len(copy)} quads fetched from the backend and validated against the shapes"
+        del copy
+    else:
+        note = "the backend's data is NOT validated against the shapes (--no-validate)"
+    remote.close()
+    print(
+        f"sovkg: serving {settings.backend} ({note}) in {time.perf_counter() - started:.2f}s; "
+        f"on http://{settings.host}:{settings.port}/sparql",
+        file=sys.stderr,
+    )
+    if settings.workers > 1:
+        os.environ[SETTINGS_ENV] = settings_to_json(settings)
+        uvicorn.run("server.app:app_from_env", factory=True, workers=settings.workers, **options)
         return EXIT_OK
     if settings.access_log:
         from server.middleware import configure_access_log
 
         configure_access_log()
-    uvicorn.run(create_app(settings, store), **server_options)
+    uvicorn.run(create_app(settings), **options)
     return EXIT_OK
 
 

@@ -49,6 +49,10 @@ class Settings:
     shacl_max_bytes: int = 2 * 1024 * 1024
     #: memory for the response cache of repeated reads (0 turns it off)
     cache_bytes: int = 64 * 1024 * 1024
+    #: a SPARQL 1.1 query endpoint to serve in front of, instead of a local store
+    backend: str | None = None
+    #: the backend's update endpoint (default: ``backend``)
+    backend_update: str | None = None
     extra: dict[str, str] = field(default_factory=dict)
 
     @classmethod
@@ -71,6 +75,10 @@ class Settings:
             values["update_token"] = v
         if (v := _env("SHACL_MAX_BYTES")) is not None:
             values["shacl_max_bytes"] = int(v)
+        if (v := _env("BACKEND")) is not None:
+            values["backend"] = v
+        if (v := _env("BACKEND_UPDATE")) is not None:
+            values["backend_update"] = v
         if (v := _env("CACHE_MIB")) is not None:
             values["cache_bytes"] = int(float(v) * 1024 * 1024)
         values.update({k: v for k, v in overrides.items() if v is not None})

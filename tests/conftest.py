@@ -123,3 +123,23 @@ def browser_page(browser, live_server):
 
     with BrowserPage(browser, live_server.url) as page:
         yield page
+
+
+@pytest.fixture(scope="session")
+def backend_server() -> Iterator[LiveServer]:
+    """``sovkg serve --backend``: our endpoint in front of the native Oxigraph server
+    (tests/backend_support.py), which holds the shipped graph and nothing else."""
+    from backend_support import OxigraphServer, dataset_nquads
+
+    oxigraph = OxigraphServer()
+    server = None
+    try:
+        oxigraph.load(dataset_nquads())
+        server = LiveServer("--backend", oxigraph.query_url)
+        server.wait_ready()
+        server.backend = oxigraph  # type: ignore[attr-defined]
+        yield server
+    finally:
+        if server is not None:
+            server.stop()
+        oxigraph.stop()
