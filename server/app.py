@@ -45,6 +45,10 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    if settings.backend:
+        from server.remote import install_error_handlers
+
+        install_error_handlers(app)
     app.include_router(health.router)
     app.include_router(sparql.router)
     app.include_router(ui.router)

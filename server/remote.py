@@ -414,3 +414,16 @@ def build_backend(settings: object) -> tuple[RemoteStore, object]:
         max_rows=getattr(settings, "max_rows", None),
     )
     return RemoteStore(query_url, timeout), runner
+
+
+def install_error_handlers(app: object) -> None:
+    """Answer a backend failure inside a page, dump or VoID route with a plain 502/503 (the
+    SPARQL routes already turn these errors into plain answers)."""
+    from starlette.requests import Request
+    from starlette.responses import PlainTextResponse
+
+    async def plain(request: Request, exc: Exception) -> PlainTextResponse:
+        return PlainTextResponse(f"{exc}\n", status_code=getattr(exc, "status", 502))
+
+    for error in (BackendUnavailable, BackendTimeout):
+        app.add_exception_handler(error, plain)  # type: ignore[attr-defined]
