@@ -22,6 +22,7 @@ import os
 import platform
 import re
 import shutil
+import socket
 import subprocess
 import sys
 import tempfile
@@ -89,6 +90,13 @@ def query_mix() -> list[Request]:
         )
     )
     return mix
+
+
+def free_port() -> int:
+    """A loopback port nothing listens on now (fixed ports collide with servers left running)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
 
 
 def wait_up(url: str, timeout: float = 60) -> None:
@@ -166,18 +174,17 @@ class Servers:
                 check=True,
                 cwd=ROOT,
             )
-        self.urls = {
-            "ours": "http://127.0.0.1:18001",
-            "oxigraph": "http://127.0.0.1:18002",
-            "rdflib-endpoint": "http://127.0.0.1:18003",
-        }
-        self._start([sys.executable, "-m", "server", "serve", "--port", "18001", *ours_args])
+        ports = {name: free_port() for name in ("ours", "oxigraph", "rdflib-endpoint")}
+        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
+        self._start(
+            [sys.executable, "-m", "server", "serve", "--port", str(ports["ours"]), *ours_args]
+        )
         self._start(
             [
                 str(peer_venv / "bin" / "oxigraph"),
                 "serve",
                 "--bind",
-                "127.0.0.1:18002",
+                f"127.0.0.1:{ports['oxigraph']}",
                 "--union-default-graph",
             ]
         )
@@ -188,7 +195,7 @@ class Servers:
                 "--host",
                 "127.0.0.1",
                 "--port",
-                "18003",
+                str(ports["rdflib-endpoint"]),
                 str(ttl),
             ]
         )
@@ -201,6 +208,12 @@ class Servers:
             timeout=60,
         )
         r.raise_for_status()
+
+    def check_alive(self) -> None:
+        """Stop the run if a server died: its cells would measure nothing (or a stranger)."""
+        for p in self.procs:
+            if p.poll() is not None:
+                raise RuntimeError(f"server exited with {p.returncode}: {p.args}")
 
     def _start(self, cmd: list[str]) -> None:
         self.procs.append(
@@ -268,6 +281,7 @@ def main() -> int:
                         path = path.replace("/sparql?", ENDPOINT_PATH[name] + "?", 1)
                     r = wrk(base + path, accept, min(args.threads, c), c, args.duration)
                     results[(req.name, c, name)] = r
+                    servers.check_alive()
                     print(
                         f"{req.name:40} c={c:<3} {name:16} {r['rps']:9.1f} req/s "
                         f"p50 {r['p50']:8.2f} ms p99 {r['p99']:8.2f} ms non2xx {r['non2xx']}",

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -17,6 +18,15 @@ from server.engine import Engine
 from server.middleware import HardeningMiddleware
 from server.routes import dumps, health, linkeddata, pages, shacl, sparql, ui, void
 from server.workers import build_runner
+
+# FastAPI ≥ 0.165 wraps every request in OpenTelemetry spans, metrics and logs (no-ops unless a
+# provider is configured, but they still cost tens of µs a request, more than a cached answer);
+# we export no telemetry, so switch it off where the option exists.
+_NO_TELEMETRY: dict[str, object] = (
+    {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
+    if "telemetry" in inspect.signature(FastAPI.__init__).parameters
+    else {}
+)
 
 
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
@@ -42,6 +52,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         lifespan=lifespan,
         docs_url="/api",
         redoc_url=None,
+        **_NO_TELEMETRY,
     )
     app.state.settings = settings
     app.state.engine = engine

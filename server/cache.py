@@ -53,12 +53,12 @@ def _header(scope: Scope, name: bytes) -> bytes:
 
 def request_key(scope: Scope) -> tuple[bytes, ...]:
     """The normalised request: path, query string, the negotiation headers, gzip or not."""
-    encoding = _header(scope, b"accept-encoding").lower()
+    headers = dict(scope.get("headers", ()))  # ASGI servers give lower-case names
     return (
         scope.get("raw_path") or scope["path"].encode(),
         scope.get("query_string", b""),
-        b"gzip" if b"gzip" in encoding else b"",
-        *(_header(scope, h).lower() for h in KEY_HEADERS),
+        b"gzip" if b"gzip" in headers.get(b"accept-encoding", b"").lower() else b"",
+        *(headers.get(h, b"").lower() for h in KEY_HEADERS),
     )
 
 

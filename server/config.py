@@ -49,6 +49,8 @@ class Settings:
     shacl_max_bytes: int = 2 * 1024 * 1024
     #: memory for the response cache of repeated reads (0 turns it off)
     cache_bytes: int = 64 * 1024 * 1024
+    #: uvicorn's HTTP parser: "h11" (limits headers) or "httptools" (faster, behind a proxy)
+    http: str = "h11"
     #: a SPARQL 1.1 query endpoint to serve in front of, instead of a local store
     backend: str | None = None
     #: the backend's update endpoint (default: ``backend``)
@@ -79,6 +81,8 @@ class Settings:
             values["backend"] = v
         if (v := _env("BACKEND_UPDATE")) is not None:
             values["backend_update"] = v
+        if (v := _env("HTTP")) is not None:
+            values["http"] = v
         if (v := _env("CACHE_MIB")) is not None:
             values["cache_bytes"] = int(float(v) * 1024 * 1024)
         values.update({k: v for k, v in overrides.items() if v is not None})
