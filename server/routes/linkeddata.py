@@ -143,6 +143,22 @@ def ontology_triples(request: Request) -> list[Triple]:
     return list(seen.values())
 
 
+def _doc_page(
+    request: Request, template: str, lang: str, page: object, headers: dict[str, str]
+) -> Response:
+    """A documentation page (ontology, shapes) with links to its other representations."""
+    path = root_path(request) + request.url.path
+    body = render(
+        template,
+        lang,
+        root_path(request),
+        lang_query(request),
+        page=page,
+        alternates=alternates(path, _OFFERS),
+    )
+    return html_response(body, headers=headers)
+
+
 def _ontology_response(request: Request, rep: Representation) -> Response:
     headers = _headers(request, rep)
     if rep is not HTML:
@@ -155,16 +171,7 @@ def _ontology_response(request: Request, rep: Representation) -> Response:
         settings.thing_base + "ontology",
         PREFIXES["ksai"],
     )
-    path = root_path(request) + request.url.path
-    body = render(
-        "ontology.html",
-        lang,
-        root_path(request),
-        lang_query(request),
-        page=page,
-        alternates=alternates(path, _OFFERS),
-    )
-    return html_response(body, headers=headers)
+    return _doc_page(request, "ontology.html", lang, page, headers)
 
 
 @router.api_route("/ontology", methods=["GET", "HEAD"])
@@ -187,16 +194,7 @@ def _shapes_response(request: Request, rep: Representation) -> Response:
     page = build_shapes_page(
         shapes, builder_for(request, lang, shapes), settings.thing_base + "shapes"
     )
-    path = root_path(request) + request.url.path
-    body = render(
-        "shapes.html",
-        lang,
-        root_path(request),
-        lang_query(request),
-        page=page,
-        alternates=alternates(path, _OFFERS),
-    )
-    return html_response(body, headers=headers)
+    return _doc_page(request, "shapes.html", lang, page, headers)
 
 
 @router.api_route("/shapes", methods=["GET", "HEAD"])
