@@ -246,7 +246,10 @@ class ThreadRunner:
             except _Cancelled:
                 return
             except BaseException as e:  # noqa: BLE001 - after the headers: end the body early
+                e.__traceback__ = None  # its frames hold the results, which must die here
                 failure = e
+            finally:
+                del result  # pyoxigraph results may only be dropped on the thread that made them
             if not writer.cancelled.is_set():
                 item = end if failure is None else failure
                 asyncio.run_coroutine_threadsafe(queue.put(item), loop).result()

@@ -226,6 +226,29 @@ def query_output(
     return QueryOutput(answer.serialize(format=rfmt) or b"", job.result_format, kind)
 
 
+def answer_output(response: httpx.Response, job: QueryJob) -> QueryOutput:
+    """Parse and re-serialize the backend's answer in one thread.
+
+    pyoxigraph's result objects are bound to the thread that made them (dropping one on another
+    thread aborts the process), so none may leave this function: not as a value, and not in the
+    traceback of an exception either.
+    """
+    error: Exception
+    try:
+        answer = parse_answer(response)
+        try:
+            return query_output(answer, job)
+        finally:
+            del answer
+    except SyntaxError as e:  # a malformed answer is the backend's fault, not the client's
+        error = unreadable(response, SyntaxError(str(e)))
+    except Exception as e:  # noqa: BLE001 - re-raised below without the frames that hold results
+        e.__traceback__ = None
+        e.__context__ = None
+        error = e
+    raise error
+
+
 def unreadable(response: httpx.Response, error: Exception) -> Exception:
     """A 200 answer that does not parse: cut by the backend's own time limit (Oxigraph ends the
     body with a note that the operation was cancelled), or otherwise broken."""
@@ -272,11 +295,7 @@ class RemoteRunner:
         """Send the query to the backend; its answer in the job's format."""
         headers, body, prologue = _query_request(job)
         response = await self._post(self.query_url, headers, body, prologue)
-        try:
-            answer = await asyncio.to_thread(parse_answer, response)
-            return await asyncio.to_thread(query_output, answer, job)
-        except SyntaxError as e:  # a malformed answer is the backend's fault, not the client's
-            raise unreadable(response, e) from None
+        return await asyncio.to_thread(answer_output, response, job)
 
     async def update(self, job: UpdateJob) -> None:
         """Send the update to the backend's update endpoint."""
