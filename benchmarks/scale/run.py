@@ -14,8 +14,10 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import re
 import shutil
+import signal
 import subprocess
 import sys
 import tempfile
@@ -52,19 +54,28 @@ print(json.dumps({"median_ms": statistics.median(times) * 1000, "rows": rows}))
 
 
 def timed(cmd: list[str], timeout: float) -> tuple[subprocess.CompletedProcess | None, float, int]:
-    """Run a command under /usr/bin/time; (result or None on timeout, seconds, max RSS KiB)."""
+    """Run a command under /usr/bin/time; (result or None on timeout, seconds, max RSS KiB).
+
+    The command runs in a session of its own so that a timeout kills it together with the
+    process /usr/bin/time started, not /usr/bin/time alone.
+    """
     started = time.perf_counter()
+    proc = subprocess.Popen(
+        ["/usr/bin/time", "-f", "MAXRSS %M", *cmd],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=ROOT,
+        start_new_session=True,
+    )
     try:
-        r = subprocess.run(
-            ["/usr/bin/time", "-f", "MAXRSS %M", *cmd],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            cwd=ROOT,
-        )
+        out, err = proc.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.communicate()
         return None, time.perf_counter() - started, 0
-    rss = re.search(r"MAXRSS (\d+)", r.stderr)
+    r = subprocess.CompletedProcess(proc.args, proc.returncode, out, err)
+    rss = re.search(r"MAXRSS (\d+)", err)
     return r, time.perf_counter() - started, int(rss.group(1)) if rss else 0
 
 
