@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import free_port
+from conftest import free_port, stop_process
 from pyoxigraph import RdfFormat
 
 from server.dataset import open_store
@@ -76,9 +76,4 @@ class OxigraphServer:
 
     def stop(self) -> None:
         """Terminate the server and wait for it."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)

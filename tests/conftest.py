@@ -42,6 +42,16 @@ def run_sovkg(
     )
 
 
+def stop_process(proc: subprocess.Popen) -> None:
+    """Terminate a child process, kill it if it does not go within 10 s, and reap it."""
+    proc.terminate()
+    try:
+        proc.wait(timeout=10)
+    except subprocess.TimeoutExpired:
+        proc.kill()
+        proc.wait()
+
+
 def free_port() -> int:
     """A TCP port on loopback that nothing listens on right now."""
     with socket.socket() as s:
@@ -79,12 +89,7 @@ class LiveServer:
 
     def stop(self) -> None:
         """Terminate the server and wait for it."""
-        self.proc.terminate()
-        try:
-            self.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.proc.kill()
-            self.proc.wait()
+        stop_process(self.proc)
 
 
 @pytest.fixture(scope="session")
