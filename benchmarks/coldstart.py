@@ -37,7 +37,7 @@ def one_start(cache_dir: str, extra: list[str]) -> float:
     env = {**os.environ, "SOVKG_CACHE_DIR": cache_dir}
     started = time.perf_counter()
     proc = subprocess.Popen(
-        [sys.executable, "-m", "server", "serve", "--port", str(port), *extra],
+        [sys.executable, "-m", "sovkg", "serve", "--port", str(port), *extra],
         cwd=ROOT,
         env=env,
         stdout=subprocess.DEVNULL,

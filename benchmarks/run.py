@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from server.namespaces import sparql_prologue  # noqa: E402
+from sovkg.namespaces import sparql_prologue  # noqa: E402
 
 JSON = "application/sparql-results+json"
 #: where each server takes queries (rdflib-endpoint 0.6 answers at its root)
@@ -164,7 +164,7 @@ class Servers:
                 [
                     sys.executable,
                     "-m",
-                    "server",
+                    "sovkg",
                     "export",
                     "--format",
                     fmt,
@@ -177,7 +177,7 @@ class Servers:
         ports = {name: free_port() for name in ("ours", "oxigraph", "rdflib-endpoint")}
         self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
         self._start(
-            [sys.executable, "-m", "server", "serve", "--port", str(ports["ours"]), *ours_args]
+            [sys.executable, "-m", "sovkg", "serve", "--port", str(ports["ours"]), *ours_args]
         )
         self._start(
             [

@@ -12,8 +12,8 @@ import httpx
 from conftest import free_port, stop_process
 from pyoxigraph import RdfFormat
 
-from server.dataset import open_store
-from server.export import export_dataset
+from sovkg.dataset import open_store
+from sovkg.export import export_dataset
 
 #: the ``oxigraph`` console script of the ``oxigraph`` package, next to this Python
 OXIGRAPH = Path(sys.executable).parent / "oxigraph"

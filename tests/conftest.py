@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pyoxigraph import Store
 
-from server.dataset import open_store
+from sovkg.dataset import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -34,11 +34,11 @@ def run_sovkg(
 ) -> subprocess.CompletedProcess:
     """Run the real command line in a child process and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "server", *args],
+        [sys.executable, "-m", "sovkg", *args],
         cwd=cwd or ROOT,
         capture_output=True,
         timeout=timeout,
-        env={**os.environ, "PYTHONPATH": str(ROOT)},
+        env=dict(os.environ),
     )
 
 
@@ -66,11 +66,11 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "server", "serve", "--port", str(self.port), *args],
+            [sys.executable, "-m", "sovkg", "serve", "--port", str(self.port), *args],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
-            env={**os.environ, "PYTHONPATH": str(ROOT), **(env or {})},
+            env={**os.environ, **(env or {})},
         )
 
     def wait_ready(self, timeout: float = 60) -> None:

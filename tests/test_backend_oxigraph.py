@@ -20,7 +20,7 @@ from test_sparql_w3c_protocol import (
     _send,
 )
 
-from server.linkeddata.home import teams
+from sovkg.linkeddata.home import teams
 
 TOKEN = "backend-test-token"
 QUERY_CASES = [c for c in CASES if not _is_update(c)]

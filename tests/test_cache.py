@@ -10,7 +10,7 @@ from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
 
-from server.cache import ResponseCache, etag_matches
+from sovkg.cache import ResponseCache, etag_matches
 
 
 class Backend:

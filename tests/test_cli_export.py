@@ -10,9 +10,9 @@ from conftest import run_sovkg
 from pyoxigraph import DefaultGraph, Quad, RdfFormat, Store, parse
 from rdflib.compare import isomorphic
 
-from server.dataset import open_store
-from server.export import export_dataset
-from server.formats import RDF_FORMATS, RDFLIB_NAMES
+from sovkg.dataset import open_store
+from sovkg.export import export_dataset
+from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES
 
 
 def _union(store: Store) -> rdflib.Graph:

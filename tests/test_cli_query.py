@@ -8,7 +8,7 @@ from pathlib import Path
 from conftest import run_sovkg
 from pyoxigraph import QueryResultsFormat, parse_query_results
 
-from server.cli import main
+from sovkg.cli import main
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 

@@ -18,9 +18,9 @@ from conftest import LiveServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from server.app import create_app
-from server.config import Settings
-from server.dataset import open_store
+from sovkg.app import create_app
+from sovkg.config import Settings
+from sovkg.dataset import open_store
 
 TOKEN = "fuzz-token"
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from server.guard import OutboundRefused, allowed, check, outbound_keywords
+from sovkg.guard import OutboundRefused, allowed, check, outbound_keywords
 
 NOT_CALLS = [
     'SELECT * WHERE { ?s ?p "SERVICE <http://a.example/> { }" }',

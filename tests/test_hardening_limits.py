@@ -24,10 +24,10 @@ from pyoxigraph import (
     parse_query_results,
 )
 
-from server.app import create_app
-from server.config import Settings
-from server.engine import QueryJob, execute_query
-from server.middleware import ACCESS_LOGGER, HardeningMiddleware, redact_query_string
+from sovkg.app import create_app
+from sovkg.config import Settings
+from sovkg.engine import QueryJob, execute_query
+from sovkg.middleware import ACCESS_LOGGER, HardeningMiddleware, redact_query_string
 
 RESULT_FORMATS = [
     "application/sparql-results+json",

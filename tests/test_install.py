@@ -34,7 +34,7 @@ def test_wheel_ships_the_rdf_folders_and_runs_elsewhere(tmp_path: Path) -> None:
     names = zipfile.ZipFile(wheel).namelist()
     for folder in ("ontology", "graph", "shapes"):
         shipped = sorted(p.name for p in (ROOT / folder).glob("*.ttl"))
-        inside = sorted(Path(n).name for n in names if n.startswith(f"server/_data/{folder}/"))
+        inside = sorted(Path(n).name for n in names if n.startswith(f"sovkg/_data/{folder}/"))
         assert inside == shipped, folder
 
     target = tmp_path / "site"
@@ -58,7 +58,7 @@ def test_wheel_ships_the_rdf_folders_and_runs_elsewhere(tmp_path: Path) -> None:
     elsewhere.mkdir()
     env = {**os.environ, "PYTHONPATH": str(target)}
     where = subprocess.run(
-        [sys.executable, "-c", "import server.resources as r; print(r.data_dir('graph'))"],
+        [sys.executable, "-c", "import sovkg.resources as r; print(r.data_dir('graph'))"],
         cwd=elsewhere,
         env=env,
         capture_output=True,
@@ -67,7 +67,7 @@ def test_wheel_ships_the_rdf_folders_and_runs_elsewhere(tmp_path: Path) -> None:
     )
     assert where.stdout.strip().startswith(str(target))
     r = subprocess.run(
-        [sys.executable, "-m", "server", "query", "ASK { ?s a owl:Ontology }"],
+        [sys.executable, "-m", "sovkg", "query", "ASK { ?s a owl:Ontology }"],
         cwd=elsewhere,
         env=env,
         capture_output=True,
@@ -76,7 +76,7 @@ def test_wheel_ships_the_rdf_folders_and_runs_elsewhere(tmp_path: Path) -> None:
     assert r.returncode == 0, r.stderr
     assert r.stdout == "true\n"
     r = subprocess.run(
-        [sys.executable, "-m", "server", "validate"],
+        [sys.executable, "-m", "sovkg", "validate"],
         cwd=elsewhere,
         env=env,
         capture_output=True,

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from pyoxigraph import BlankNode, Store
 
-from server.dataset import open_store
+from sovkg.dataset import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
 #: verbatim copy of ../shared/source/article.ko.txt, the only source of facts

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, parse
 
-from server.dataset import open_store
+from sovkg.dataset import open_store
 
 QUERIES = Path(__file__).resolve().parent / "queries"
 COMPETENCY = sorted(QUERIES.glob("q*.rq"))

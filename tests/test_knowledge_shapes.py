@@ -15,7 +15,7 @@ import rdflib
 from pyshacl import validate
 from rdflib.namespace import RDF, SH, Namespace
 
-from server.validation import validate_files
+from sovkg.validation import validate_files
 
 DASH = Namespace("http://datashapes.org/dash#")
 

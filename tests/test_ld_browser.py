@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ld_support import korean_labels, local_path
 
-from server.linkeddata.home import teams
+from sovkg.linkeddata.home import teams
 
 
 def test_home_page_renders_clean_with_the_drawing(browser_page, live_server):

@@ -16,7 +16,7 @@ import rdflib
 from conftest import ROOT
 from pyoxigraph import CanonicalizationAlgorithm, Dataset, DefaultGraph, Quad, RdfFormat, parse
 
-from server.formats import RDF_FORMATS, RDFLIB_NAMES
+from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES
 
 FILES = {name: f"sovereign-ai-kg.{fmt.file_extension}" for name, fmt in RDF_FORMATS.items()}
 
@@ -64,10 +64,10 @@ def test_six_dumps_parse_and_are_isomorphic_to_the_store(dumps, store):
 
 
 def test_dumps_are_the_bytes_of_sovkg_export(dumps):
-    env = {**os.environ, "PYTHONPATH": str(ROOT)}
+    env = dict(os.environ)
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "server", "export", "--format", name],
+            [sys.executable, "-m", "sovkg", "export", "--format", name],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             env=env,
@@ -137,7 +137,7 @@ def test_cache_is_rebuilt_after_notify_store_changed(store):
     """The hook the update route calls: the next dump reflects the changed store."""
     from pyoxigraph import Literal, NamedNode, Store
 
-    from server.linkeddata.state import get_state, notify_store_changed
+    from sovkg.linkeddata.state import get_state, notify_store_changed
 
     class _App:
         class state:  # noqa: N801 - mimics FastAPI's app.state

@@ -14,7 +14,7 @@ from conftest import LiveServer
 from ld_support import korean_labels, local_path
 from markupsafe import escape
 
-from server.linkeddata.home import team_overlap, teams
+from sovkg.linkeddata.home import team_overlap, teams
 
 EVIL_LABEL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">"\'&'
 EVIL_ORG = "https://w3id.org/ksai/id/test/evil'org&x=1"

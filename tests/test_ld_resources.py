@@ -13,8 +13,8 @@ import rdflib
 from ld_support import RDF_FORMATS, korean_labels, local_path, own_triples, resources
 from markupsafe import escape
 
-from server.app import create_app
-from server.config import Settings
+from sovkg.app import create_app
+from sovkg.config import Settings
 
 
 @pytest.fixture(scope="module")

@@ -7,7 +7,7 @@ from pathlib import Path
 import httpx
 from conftest import LiveServer, run_sovkg
 
-from server.config import Settings, settings_from_json, settings_to_json
+from sovkg.config import Settings, settings_from_json, settings_to_json
 
 TOKEN = "perf-test-token"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"

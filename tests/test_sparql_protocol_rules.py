@@ -5,16 +5,16 @@ from __future__ import annotations
 import pytest
 from pyoxigraph import NamedNode, Quad, Store
 
-from server.engine import QueryJob, UpdateJob, evaluate, execute_update
-from server.sparql.lexer import (
+from sovkg.engine import QueryJob, UpdateJob, evaluate, execute_update
+from sovkg.sparql.lexer import (
     UsingConflictError,
     apply_using,
     declares_dataset,
     query_form,
     rewrite_update,
 )
-from server.sparql.media import content_type, negotiate_query
-from server.sparql.protocol import (
+from sovkg.sparql.media import content_type, negotiate_query
+from sovkg.sparql.protocol import (
     HttpRequest,
     ProtocolError,
     QueryOperation,
@@ -24,7 +24,7 @@ from server.sparql.protocol import (
     check_update_dataset,
     parse_request,
 )
-from server.sparql.service import endpoint_url
+from sovkg.sparql.service import endpoint_url
 
 FORM = "application/x-www-form-urlencoded"
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from server.queries import load_examples, with_prologue
+from sovkg.queries import load_examples, with_prologue
 
 EXAMPLES = load_examples()
 

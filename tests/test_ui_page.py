@@ -14,15 +14,15 @@ import httpx
 import pytest
 from conftest import ROOT
 
-from server.namespaces import PREFIXES
-from server.queries import (
+from sovkg.namespaces import PREFIXES
+from sovkg.queries import (
     ExampleQueryError,
     load_examples,
     parse_example,
     used_prefixes,
     with_prologue,
 )
-from server.routes.ui import STATIC_DIR
+from sovkg.routes.ui import STATIC_DIR
 
 EXAMPLES = load_examples()
 
@@ -181,7 +181,7 @@ def test_wheel_ships_the_ui(tmp_path: Path) -> None:
     )
     names = set(zipfile.ZipFile(next(tmp_path.glob("*.whl"))).namelist())
     for rel in ["yasgui/yasgui.min.js", "yasgui/yasgui.min.css", "yasgui/LICENSE.txt"]:
-        assert f"server/static/{rel}" in names
-    assert "server/static/query-ui.js" in names
-    assert "server/templates/query_ui.html" in names
-    assert {f"server/queries/{e.slug}.rq" for e in EXAMPLES} <= names
+        assert f"sovkg/static/{rel}" in names
+    assert "sovkg/static/query-ui.js" in names
+    assert "sovkg/templates/query_ui.html" in names
+    assert {f"sovkg/queries/{e.slug}.rq" for e in EXAMPLES} <= names

@@ -7,8 +7,8 @@ from pathlib import Path
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad
 
-from server.dataset import open_store
-from server.validation import store_digest, validate_store
+from sovkg.dataset import open_store
+from sovkg.validation import store_digest, validate_store
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ async def _main(args: argparse.Namespace) -> int:
             [
                 sys.executable,
                 "-m",
-                "server",
+                "sovkg",
                 "serve",
                 "--port",
                 str(port),

@@ -23,8 +23,8 @@ sys.path.insert(0, str(ROOT))
 
 from pyoxigraph import RdfFormat  # noqa: E402
 
-from server.dataset import open_store  # noqa: E402
-from server.export import export_dataset  # noqa: E402
+from sovkg.dataset import open_store  # noqa: E402
+from sovkg.export import export_dataset  # noqa: E402
 
 THINGS = "https://w3id.org/ksai/id/"
 _IRI = re.compile(r"<https://w3id\.org/ksai/id/(?!concept/)([^>/]+)/([^>]+)>")

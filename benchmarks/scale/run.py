@@ -105,7 +105,7 @@ def measure(size: int, validate_timeout: float, query_timeout: float, work: Path
             result["queries"][Path(q).stem] = {**json.loads(qr.stdout), "rss_mib": qrss / 1024}
     shutil.rmtree(location, ignore_errors=True)
     v, seconds, vrss = timed(
-        [sys.executable, "-m", "server", "validate", str(data), "--without-ontology"],
+        [sys.executable, "-m", "sovkg", "validate", str(data), "--without-ontology"],
         timeout=validate_timeout,
     )
     result["validate_s"] = seconds if v is not None else None

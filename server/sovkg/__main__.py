@@ -1,0 +1,3 @@
+from sovkg.cli import main
+
+raise SystemExit(main())

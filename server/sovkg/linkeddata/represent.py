@@ -1,0 +1,100 @@
+"""Which representation of a resource to send: ``?format=`` first, then the Accept header.
+
+A bare ``*/*`` (curl, most libraries) gets Turtle; browsers, which rank text/html above
+``*/*``, get the page.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import quote
+
+from pyoxigraph import RdfFormat
+
+from sovkg.negotiation import negotiate
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One way to send a resource: ``?format=`` name, media type, RDF syntax (None for HTML)."""
+
+    key: str
+    name: str
+    media_type: str
+    rdf_format: RdfFormat | None
+
+
+TURTLE = Representation("ttl", "Turtle", "text/turtle", RdfFormat.TURTLE)
+HTML = Representation("html", "HTML", "text/html", None)
+JSONLD = Representation("jsonld", "JSON-LD", "application/ld+json", RdfFormat.JSON_LD)
+NTRIPLES = Representation("nt", "N-Triples", "application/n-triples", RdfFormat.N_TRIPLES)
+RDFXML = Representation("rdf", "RDF/XML", "application/rdf+xml", RdfFormat.RDF_XML)
+
+#: what a resource page offers, in the server's order of preference
+RESOURCE_REPRESENTATIONS = (TURTLE, HTML, JSONLD, NTRIPLES, RDFXML)
+#: what the VoID description offers (RDF only)
+RDF_REPRESENTATIONS = (TURTLE, JSONLD, NTRIPLES, RDFXML)
+
+_ALIASES = {
+    "turtle": "ttl",
+    "json-ld": "jsonld",
+    "json": "jsonld",
+    "ntriples": "nt",
+    "xml": "rdf",
+    "rdfxml": "rdf",
+}
+
+
+_URL_SAFE = "/?=&%:@!$'()*+,;~-._"
+
+
+class UnknownFormat(ValueError):
+    """A ``?format=`` value that names none of the offered representations."""
+
+
+def choose(
+    format_param: str | None,
+    accept: str | None,
+    offers: tuple[Representation, ...] = RESOURCE_REPRESENTATIONS,
+) -> Representation | None:
+    """The representation to send, or None when the Accept header allows none (406)."""
+    if format_param:
+        key = _ALIASES.get(format_param.lower(), format_param.lower())
+        for r in offers:
+            if r.key == key:
+                return r
+        names = ", ".join(r.key for r in offers)
+        raise UnknownFormat(f"unknown format {format_param!r}; use one of {names}")
+    media = [r.media_type for r in offers]
+    if HTML in offers:
+        media.append("application/xhtml+xml")
+    chosen = negotiate(accept, media)
+    if chosen is None:
+        return None
+    if chosen == "application/xhtml+xml":
+        return HTML
+    return next(r for r in offers if r.media_type == chosen)
+
+
+def alternates(
+    path: str, offers: tuple[Representation, ...] = RESOURCE_REPRESENTATIONS
+) -> list[dict[str, str]]:
+    """Links to every representation of the resource at ``path`` (``?format=`` URLs)."""
+    return [
+        {"key": r.key, "name": r.name, "media_type": r.media_type, "href": f"{path}?format={r.key}"}
+        for r in offers
+    ]
+
+
+def link_header(path: str, current: Representation, offers: tuple[Representation, ...]) -> str:
+    """A ``Link`` header value naming the other representations (RFC 8288)."""
+    return ", ".join(
+        f'<{quote(a["href"], safe=_URL_SAFE)}>; rel="alternate"; type="{a["media_type"]}"'
+        for a in alternates(path, offers)
+        if a["key"] != current.key
+    )
+
+
+def vary(offers: tuple[Representation, ...]) -> str:
+    """The Vary header: Accept always, Accept-Language too when a page is among the offers."""
+    return "Accept, Accept-Language" if HTML in offers else "Accept"

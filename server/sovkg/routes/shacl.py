@@ -1,0 +1,167 @@
+"""``POST /shacl``: validate posted RDF against our shapes (or shapes sent along).
+
+The body is RDF in any input syntax (the Content-Type says which), or multipart/form-data with
+a ``data`` part and an optional ``shapes`` part. The report is Turtle by default, JSON-LD, plain
+text or an HTML page by negotiation; ``SHACL-Conforms: true|false`` tells the verdict without
+parsing it. Bodies over the size limit get 413 before they are read in full; unreadable RDF is
+a 400 with the parser's message; validation runs in a worker thread.
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from pyoxigraph import Quad, RdfFormat
+from starlette.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from sovkg.formats import RDF_FORMATS
+from sovkg.linkeddata.render import html_response, render
+from sovkg.linkeddata.shacl import (
+    INPUT_FORMATS,
+    InputError,
+    format_for_part,
+    input_format,
+    media_type_of,
+    parse_input,
+    validate_posted,
+)
+from sovkg.linkeddata.web import lang_query, language, root_path
+from sovkg.negotiation import negotiate
+from sovkg.validation import Report
+
+router = APIRouter()
+
+#: the default size limit of a posted body (``--shacl-max-bytes`` / SOVKG_SHACL_MAX_BYTES)
+DEFAULT_MAX_BYTES = 2 * 1024 * 1024
+
+_REPORT_TYPES = ["text/turtle", "application/ld+json", "text/html", "text/plain"]
+
+
+def max_bytes(request: Request) -> int:
+    """The configured size limit of a posted body."""
+    return int(getattr(request.app.state.settings, "shacl_max_bytes", DEFAULT_MAX_BYTES))
+
+
+async def read_limited(request: Request, limit: int) -> bytes:
+    """The request body, or 413 as soon as it is known to exceed ``limit`` bytes (from
+    Content-Length before reading, or while counting the streamed chunks)."""
+    too_big = InputError(413, f"the body is larger than the limit of {limit} bytes\n")
+    length = request.headers.get("content-length")
+    if length is not None:
+        try:
+            if int(length) > limit:
+                raise too_big
+        except ValueError:
+            raise InputError(400, "invalid Content-Length") from None
+    chunks = []
+    total = 0
+    async for chunk in request.stream():
+        total += len(chunk)
+        if total > limit:
+            raise too_big
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def _named_format(value: str | None) -> RdfFormat | None:
+    if not value:
+        return None
+    value = value.strip().lower()
+    return RDF_FORMATS.get(value) or INPUT_FORMATS.get(value)
+
+
+async def _part(form: object, name: str, override: RdfFormat | None) -> list[Quad] | None:
+    value = form.get(name)  # type: ignore[attr-defined]
+    if value is None:
+        return None
+    if isinstance(value, UploadFile):
+        data = await value.read()
+        fmt = override or format_for_part(value.content_type, value.filename)
+    else:
+        data = str(value).encode("utf-8")
+        fmt = override or RdfFormat.TURTLE
+    return await run_in_threadpool(parse_input, data, fmt, name)
+
+
+async def _from_multipart(
+    request: Request, body: bytes, limit: int
+) -> tuple[list[Quad], list[Quad] | None]:
+    sent = False
+
+    async def replay() -> dict[str, object]:
+        nonlocal sent
+        if sent:
+            return {"type": "http.disconnect"}
+        sent = True
+        return {"type": "http.request", "body": body, "more_body": False}
+
+    try:
+        form = await Request(request.scope, replay).form(
+            max_files=4, max_fields=8, max_part_size=limit
+        )
+    except Exception as e:  # noqa: BLE001 - malformed multipart bodies raise various errors
+        raise InputError(400, f"cannot read the multipart body: {e}") from None
+    data = await _part(form, "data", _named_format(str(form.get("format") or "")))
+    if data is None:
+        raise InputError(400, "the multipart body has no 'data' part")
+    shapes = await _part(form, "shapes", _named_format(str(form.get("shapes_format") or "")))
+    if shapes is not None and not shapes:
+        shapes = None  # an empty file input in a browser form means "use ours"
+    return data, shapes
+
+
+def report_response(request: Request, report: Report, media: str) -> Response:
+    """The report in the negotiated syntax, with the verdict in a header."""
+    headers = {"SHACL-Conforms": "true" if report.conforms else "false", "Vary": "Accept"}
+    if media == "text/html":
+        lang = language(request)
+        body = render(
+            "shacl_report.html", lang, root_path(request), lang_query(request), report=report
+        )
+        return html_response(body, headers=headers)
+    if media == "text/plain":
+        return PlainTextResponse(report.text(), headers=headers)
+    if media == "application/ld+json":
+        return Response(report.serialize("json-ld"), media_type=media, headers=headers)
+    return Response(
+        report.serialize("turtle"), media_type="text/turtle; charset=utf-8", headers=headers
+    )
+
+
+@router.post("/shacl")
+async def shacl(request: Request) -> Response:
+    """Validate the posted data; 200 with the report whether or not it conforms."""
+    media = negotiate(request.headers.get("accept"), _REPORT_TYPES)
+    if media is None:
+        offered = ", ".join(_REPORT_TYPES)
+        return PlainTextResponse(f"the report is offered as {offered}\n", status_code=406)
+    limit = max_bytes(request)
+    ctype = request.headers.get("content-type")
+    try:
+        if media_type_of(ctype) == "multipart/form-data":
+            body = await read_limited(request, limit)
+            data, shapes = await _from_multipart(request, body, limit)
+        else:
+            fmt = input_format(ctype)
+            body = await read_limited(request, limit)
+            data, shapes = await run_in_threadpool(parse_input, body, fmt), None
+        report = await run_in_threadpool(validate_posted, data, shapes)
+    except InputError as e:
+        return PlainTextResponse(e.message.rstrip("\n") + "\n", status_code=e.status)
+    return report_response(request, report, media)
+
+
+@router.get("/shacl")
+async def shacl_form(request: Request) -> Response:
+    """A form for people: upload a file, get the report as a page."""
+    lang = language(request)
+    body = render(
+        "shacl_form.html",
+        lang,
+        root_path(request),
+        lang_query(request),
+        formats=sorted({m for m in INPUT_FORMATS if "x-" not in m}),
+        limit=max_bytes(request),
+    )
+    return html_response(body, headers={"Vary": "Accept-Language"})

@@ -1,0 +1,56 @@
+"""``GET /.well-known/void``: the VoID and DCAT description of the dataset (RFC 5785 location),
+Turtle unless the client asks for JSON-LD, N-Triples or RDF/XML."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, Request
+from fastapi.responses import PlainTextResponse, Response
+from pyoxigraph import serialize
+from starlette.concurrency import run_in_threadpool
+
+from sovkg.linkeddata.represent import RDF_REPRESENTATIONS, Representation, UnknownFormat, choose
+from sovkg.linkeddata.void import VOID_PREFIXES, void_triples
+from sovkg.linkeddata.web import ld_state, public_base
+
+router = APIRouter()
+
+
+def void_body(request: Request, rep: Representation) -> bytes:
+    """The description in ``rep``'s syntax, cached until the store changes."""
+    state = ld_state(request)
+    base = public_base(request)
+    key = (rep.key, base)
+    with state.lock:
+        cached = state.void.get(key)
+    if cached is not None:
+        return cached
+    dumps = state.dumps.all()
+    triples = void_triples(
+        state.store,
+        list(dumps.values()),
+        base,
+        request.app.state.settings.thing_base,
+        state.dumps.triple_count(),
+    )
+    assert rep.rdf_format is not None
+    body = serialize(triples, format=rep.rdf_format, prefixes=VOID_PREFIXES) or b""
+    with state.lock:
+        state.void[key] = body
+    return body
+
+
+@router.api_route("/.well-known/void", methods=["GET", "HEAD"])
+async def void(request: Request) -> Response:
+    """The dataset description: endpoint, dumps with sizes and checksums, statistics."""
+    try:
+        rep = choose(
+            request.query_params.get("format"), request.headers.get("accept"), RDF_REPRESENTATIONS
+        )
+    except UnknownFormat as e:
+        return PlainTextResponse(f"{e}\n", status_code=400)
+    if rep is None:
+        offered = ", ".join(r.media_type for r in RDF_REPRESENTATIONS)
+        return PlainTextResponse(f"the description is offered as {offered}\n", status_code=406)
+    body = await run_in_threadpool(void_body, request, rep)
+    media = rep.media_type + ("; charset=utf-8" if rep.media_type.startswith("text/") else "")
+    return Response(body, media_type=media, headers={"Vary": "Accept"})
