@@ -36,7 +36,7 @@ import httpx
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from sovkg.namespaces import sparql_prologue  # noqa: E402
+from sovkg.namespaces import sparql_prologue
 
 JSON = "application/sparql-results+json"
 #: where each server takes queries (rdflib-endpoint 0.6 answers at its root)

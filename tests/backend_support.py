@@ -11,7 +11,6 @@ from pathlib import Path
 import httpx
 from conftest import free_port, stop_process
 from pyoxigraph import RdfFormat
-
 from sovkg.dataset import open_store
 from sovkg.export import export_dataset
 

@@ -14,7 +14,6 @@ from pathlib import Path
 import httpx
 import pytest
 from pyoxigraph import Store
-
 from sovkg.dataset import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -11,6 +11,7 @@ import pytest
 from backend_support import OxigraphServer, dataset_nquads
 from conftest import LiveServer, free_port, run_sovkg
 from ld_support import local_path
+from sovkg.linkeddata.home import teams
 from test_sparql_w3c_protocol import (
     CASES,
     W3C,
@@ -19,8 +20,6 @@ from test_sparql_w3c_protocol import (
     _is_update,
     _send,
 )
-
-from sovkg.linkeddata.home import teams
 
 TOKEN = "backend-test-token"
 QUERY_CASES = [c for c in CASES if not _is_update(c)]

@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 
 import httpx
+from sovkg.cache import ResponseCache, etag_matches
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.routing import Route
-
-from sovkg.cache import ResponseCache, etag_matches
 
 
 class Backend:

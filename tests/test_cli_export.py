@@ -9,7 +9,6 @@ import rdflib
 from conftest import run_sovkg
 from pyoxigraph import DefaultGraph, Quad, RdfFormat, Store, parse
 from rdflib.compare import isomorphic
-
 from sovkg.dataset import open_store
 from sovkg.export import export_dataset
 from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES

@@ -7,7 +7,6 @@ from pathlib import Path
 
 from conftest import run_sovkg
 from pyoxigraph import QueryResultsFormat, parse_query_results
-
 from sovkg.cli import main
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"

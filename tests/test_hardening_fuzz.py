@@ -17,7 +17,6 @@ from asgi import InProcessClient
 from conftest import LiveServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
-
 from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.dataset import open_store

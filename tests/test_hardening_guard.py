@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import pytest
-
 from sovkg.guard import OutboundRefused, allowed, check, outbound_keywords
 
 NOT_CALLS = [

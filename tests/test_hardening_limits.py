@@ -23,7 +23,6 @@ from pyoxigraph import (
     Triple,
     parse_query_results,
 )
-
 from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.engine import QueryJob, execute_query

@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 from pyoxigraph import BlankNode, Store
-
 from sovkg.dataset import open_store
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -12,7 +12,6 @@ from pathlib import Path
 
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, parse
-
 from sovkg.dataset import open_store
 
 QUERIES = Path(__file__).resolve().parent / "queries"

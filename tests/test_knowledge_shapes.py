@@ -14,7 +14,6 @@ import pytest
 import rdflib
 from pyshacl import validate
 from rdflib.namespace import RDF, SH, Namespace
-
 from sovkg.validation import validate_files
 
 DASH = Namespace("http://datashapes.org/dash#")

@@ -5,7 +5,6 @@ data never runs."""
 from __future__ import annotations
 
 from ld_support import korean_labels, local_path
-
 from sovkg.linkeddata.home import teams
 
 

@@ -15,7 +15,6 @@ import pytest
 import rdflib
 from conftest import ROOT
 from pyoxigraph import CanonicalizationAlgorithm, Dataset, DefaultGraph, Quad, RdfFormat, parse
-
 from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES
 
 FILES = {name: f"sovereign-ai-kg.{fmt.file_extension}" for name, fmt in RDF_FORMATS.items()}
@@ -136,11 +135,10 @@ def test_unknown_dump_is_404(live_server):
 def test_cache_is_rebuilt_after_notify_store_changed(store):
     """The hook the update route calls: the next dump reflects the changed store."""
     from pyoxigraph import Literal, NamedNode, Store
-
     from sovkg.linkeddata.state import get_state, notify_store_changed
 
     class _App:
-        class state:  # noqa: N801 - mimics FastAPI's app.state
+        class state:
             pass
 
     copy = Store()

@@ -13,7 +13,6 @@ from browser import BrowserPage
 from conftest import LiveServer
 from ld_support import korean_labels, local_path
 from markupsafe import escape
-
 from sovkg.linkeddata.home import team_overlap, teams
 
 EVIL_LABEL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">"\'&'

@@ -12,7 +12,6 @@ import pytest
 import rdflib
 from ld_support import RDF_FORMATS, korean_labels, local_path, own_triples, resources
 from markupsafe import escape
-
 from sovkg.app import create_app
 from sovkg.config import Settings
 

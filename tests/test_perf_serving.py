@@ -6,7 +6,6 @@ from pathlib import Path
 
 import httpx
 from conftest import LiveServer, run_sovkg
-
 from sovkg.config import Settings, settings_from_json, settings_to_json
 
 TOKEN = "perf-test-token"

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import pytest
 from pyoxigraph import NamedNode, Quad, Store
-
 from sovkg.engine import QueryJob, UpdateJob, evaluate, execute_update
 from sovkg.sparql.lexer import (
     UsingConflictError,

@@ -13,7 +13,6 @@ from pathlib import Path
 import httpx
 import pytest
 from conftest import ROOT
-
 from sovkg.namespaces import PREFIXES
 from sovkg.queries import (
     ExampleQueryError,

@@ -6,7 +6,6 @@ from pathlib import Path
 
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad
-
 from sovkg.dataset import open_store
 from sovkg.validation import store_digest, validate_store
 

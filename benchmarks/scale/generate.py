@@ -21,10 +21,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[2]
 sys.path.insert(0, str(ROOT))
 
-from pyoxigraph import RdfFormat  # noqa: E402
-
-from sovkg.dataset import open_store  # noqa: E402
-from sovkg.export import export_dataset  # noqa: E402
+from pyoxigraph import RdfFormat
+from sovkg.dataset import open_store
+from sovkg.export import export_dataset
 
 THINGS = "https://w3id.org/ksai/id/"
 _IRI = re.compile(r"<https://w3id\.org/ksai/id/(?!concept/)([^>/]+)/([^>]+)>")

@@ -349,7 +349,7 @@ def _serve_backend(settings: Settings, options: dict[str, object]) -> int:
         try:
             copy = Store()
             copy.extend(remote)
-        except Exception as e:  # noqa: BLE001 - any failure: the backend cannot be read
+        except Exception as e:
             _err(
                 f"{e}; cannot fetch the backend's data to validate it against the shapes "
                 "(start with --no-validate to serve anyway: /health answers 503 until the "

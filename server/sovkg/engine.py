@@ -236,7 +236,7 @@ class ThreadRunner:
         def work() -> None:
             try:
                 result = evaluate(self.store, job)
-            except BaseException as e:  # noqa: BLE001 - handed to the awaiting request
+            except BaseException as e:
                 loop.call_soon_threadsafe(settle, None, e)
                 return
             loop.call_soon_threadsafe(settle, _describe(result, job), None)
@@ -245,7 +245,7 @@ class ThreadRunner:
                 _serialize(result, job, writer)
             except _Cancelled:
                 return
-            except BaseException as e:  # noqa: BLE001 - after the headers: end the body early
+            except BaseException as e:
                 e.__traceback__ = None  # its frames hold the results, which must die here
                 failure = e
             finally:

@@ -134,7 +134,7 @@ def outbound_targets(text: str, *, update: bool, prefixes: dict[str, str] | None
             algebra: object = translateUpdate(parseUpdate(text), initNs=ns).algebra
         else:
             algebra = translateQuery(parseQuery(text), initNs=ns).algebra
-    except Exception as e:  # noqa: BLE001 - pyparsing, algebra and recursion errors alike
+    except Exception as e:
         raise SyntaxError(str(e)) from None
     targets: list = []
     for n in _walk(algebra):

@@ -242,7 +242,7 @@ def answer_output(response: httpx.Response, job: QueryJob) -> QueryOutput:
             del answer
     except SyntaxError as e:  # a malformed answer is the backend's fault, not the client's
         error = unreadable(response, SyntaxError(str(e)))
-    except Exception as e:  # noqa: BLE001 - re-raised below without the frames that hold results
+    except Exception as e:
         e.__traceback__ = None
         e.__context__ = None
         error = e

@@ -125,7 +125,7 @@ def worker_main(fd: int, version: int, snapshot: str, parent: int) -> None:
                 reply = ("ok", None)
             else:
                 reply = ("ok", None)
-        except Exception as e:  # noqa: BLE001 - every failure goes back to the server
+        except Exception as e:
             reply = _reply_error(e)
         conn.send(reply)
 
@@ -139,7 +139,7 @@ def _rebuild_error(name: str, message: str) -> Exception:
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:
             return cls(message)
-        except Exception:  # noqa: BLE001 - an exception type with another signature
+        except Exception:
             pass
     return RuntimeError(message)
 

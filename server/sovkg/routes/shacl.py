@@ -100,7 +100,7 @@ async def _from_multipart(
         form = await Request(request.scope, replay).form(
             max_files=4, max_fields=8, max_part_size=limit
         )
-    except Exception as e:  # noqa: BLE001 - malformed multipart bodies raise various errors
+    except Exception as e:
         raise InputError(400, f"cannot read the multipart body: {e}") from None
     data = await _part(form, "data", _named_format(str(form.get("format") or "")))
     if data is None:

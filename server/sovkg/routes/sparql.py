@@ -119,7 +119,7 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
     )
     try:
         stream = await request.app.state.engine.query_stream(job)
-    except Exception as e:  # noqa: BLE001 - every failure becomes a plain answer
+    except Exception as e:
         status, message = _error_for(e)
         return plain(status, message, CORS)
     choice = negotiated.graph if stream.kind == "graph" else negotiated.results
@@ -150,7 +150,7 @@ async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Respo
     )
     try:
         await request.app.state.engine.update(job)
-    except Exception as e:  # noqa: BLE001 - every failure becomes a plain answer
+    except Exception as e:
         status, message = _error_for(e)
         return plain(status, message)
     finally:
@@ -200,7 +200,7 @@ async def _service_description(request: Request, endpoint: str) -> Response:
     settings = request.app.state.settings
     try:
         stats = await dataset_stats(request)
-    except Exception as e:  # noqa: BLE001 - every failure becomes a plain answer
+    except Exception as e:
         status, message = _error_for(e)
         return plain(status, message, CORS)
     try:

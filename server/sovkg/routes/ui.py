@@ -101,7 +101,7 @@ async def query_ui(request: Request) -> HTMLResponse:
 class _StaticFiles(StaticFiles):
     """StaticFiles that tells browsers not to guess content types (the served files are code)."""
 
-    async def get_response(self, path: str, scope: Scope):  # noqa: ANN201 - starlette's type
+    async def get_response(self, path: str, scope: Scope):
         response = await super().get_response(path, scope)
         response.headers.setdefault("X-Content-Type-Options", "nosniff")
         return response
