@@ -4,25 +4,20 @@ forwarded with the token, time limits, row limits, an unreachable backend, usage
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import httpx
 import pytest
-from backend_support import OxigraphServer, dataset_nquads
-from conftest import LiveServer, free_port, run_sovkg
-from ld_support import local_path
 from sovkg.linkeddata.home import teams
-from test_sparql_w3c_protocol import (
-    CASES,
-    W3C,
-    _check_expected,
-    _client,
-    _is_update,
-    _send,
-)
+
+from tests.support.ld import local_path
+from tests.support.oxigraph import OxigraphServer, dataset_nquads
+from tests.support.server import LiveServer, free_port, run_sovkg
+from tests.support.w3c import CASES, W3C, check_expected, is_update, new_client, send
 
 TOKEN = "backend-test-token"
-QUERY_CASES = [c for c in CASES if not _is_update(c)]
+QUERY_CASES = [c for c in CASES if not is_update(c)]
 #: a query that runs for minutes on any store (a triple cross product)
 ENDLESS = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i }"
 
@@ -52,9 +47,9 @@ def w3c_server() -> Iterator[LiveServer]:
 @pytest.mark.parametrize("case", QUERY_CASES, ids=[c.local for c in QUERY_CASES])
 def test_w3c_protocol_query_case(case, accept, w3c_server: LiveServer) -> None:
     """The W3C protocol query cases, replayed as in test_sparql_w3c_protocol."""
-    with _client(accept) as client:
+    with new_client(accept) as client:
         for step in case.steps:
-            response = _send(client, w3c_server, case, step)
+            response = send(client, w3c_server, case, step)
             if step.status == "4xx":
                 assert 400 <= response.status_code < 500, response.text
                 assert response.headers["content-type"].startswith("text/plain")
@@ -64,7 +59,7 @@ def test_w3c_protocol_query_case(case, accept, w3c_server: LiveServer) -> None:
             if step.content_types:
                 media = response.headers["content-type"].split(";")[0].strip()
                 assert media in step.content_types
-            _check_expected(case, step, response, w3c_server)
+            check_expected(case, step, response, w3c_server)
 
 
 def _get(url: str, accept: str) -> httpx.Response:
@@ -226,8 +221,6 @@ def test_unreachable_backend_is_502_and_unhealthy() -> None:
     nowhere = f"http://127.0.0.1:{free_port()}/query"
     server = LiveServer("--backend", nowhere, "--no-validate", "--no-access-log")
     try:
-        import time
-
         deadline = time.monotonic() + 30
         while True:
             try:

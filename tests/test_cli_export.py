@@ -6,12 +6,13 @@ import io
 
 import pytest
 import rdflib
-from conftest import run_sovkg
 from pyoxigraph import DefaultGraph, Quad, RdfFormat, Store, parse
 from rdflib.compare import isomorphic
 from sovkg.dataset import open_store
 from sovkg.export import export_dataset
 from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES
+
+from tests.support.server import run_sovkg
 
 
 def _union(store: Store) -> rdflib.Graph:

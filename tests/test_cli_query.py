@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from conftest import run_sovkg
 from pyoxigraph import QueryResultsFormat, parse_query_results
 from sovkg.cli import main
+
+from tests.support.server import run_sovkg
 
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"
 

@@ -6,7 +6,8 @@ import json
 from pathlib import Path
 
 import rdflib
-from conftest import run_sovkg
+
+from tests.support.server import run_sovkg
 
 SHAPES = """@prefix sh: <http://www.w3.org/ns/shacl#> .
 @prefix ex: <http://example.org/> .

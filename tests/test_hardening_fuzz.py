@@ -13,13 +13,14 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from asgi import InProcessClient
-from conftest import LiveServer
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.dataset import open_store
+
+from tests.support.asgi import InProcessClient
+from tests.support.server import LiveServer
 
 TOKEN = "fuzz-token"
 

@@ -11,7 +11,6 @@ import json
 import logging
 
 import pytest
-from asgi import InProcessClient
 from pyoxigraph import (
     BaseDirection,
     BlankNode,
@@ -27,6 +26,8 @@ from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.engine import QueryJob, execute_query
 from sovkg.middleware import ACCESS_LOGGER, HardeningMiddleware, redact_query_string
+
+from tests.support.asgi import InProcessClient
 
 RESULT_FORMATS = [
     "application/sparql-results+json",

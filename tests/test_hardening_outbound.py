@@ -11,7 +11,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import LiveServer
+
+from tests.support.server import LiveServer
 
 TOKEN = "outbound-test-token"
 

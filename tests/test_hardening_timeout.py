@@ -8,8 +8,9 @@ import threading
 import time
 
 import httpx
-from conftest import LiveServer
-from procs import alive, children, cpu_seconds, wait_gone
+
+from tests.support.procs import alive, children, cpu_seconds, wait_gone
+from tests.support.server import LiveServer
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 SIMPLE = "ASK { ?s ?p ?o }"

@@ -13,7 +13,8 @@ from collections.abc import Iterator
 
 import httpx
 import pytest
-from conftest import LiveServer
+
+from tests.support.server import LiveServer
 
 TOKEN = "writes-test-token-7f3a9c"
 TRIPLES_PER_UPDATE = 5

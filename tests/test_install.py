@@ -8,7 +8,7 @@ import sys
 import zipfile
 from pathlib import Path
 
-from conftest import ROOT
+from tests.support.server import ROOT
 
 
 def test_wheel_ships_the_rdf_folders_and_runs_elsewhere(tmp_path: Path) -> None:
@@ -30,7 +30,7 @@ def test_wheel_ships_the_rdf_folders_and_runs_elsewhere(tmp_path: Path) -> None:
         capture_output=True,
         timeout=300,
     )
-    wheel = next(dist.glob("sovereign_ai_kg-*.whl"))
+    wheel = next(dist.glob("sovkg-*.whl"))
     names = zipfile.ZipFile(wheel).namelist()
     for folder in ("ontology", "graph", "shapes"):
         shipped = sorted(p.name for p in (ROOT / folder).glob("*.ttl"))

@@ -4,8 +4,9 @@ data never runs."""
 
 from __future__ import annotations
 
-from ld_support import korean_labels, local_path
 from sovkg.linkeddata.home import teams
+
+from tests.support.ld import korean_labels, local_path
 
 
 def test_home_page_renders_clean_with_the_drawing(browser_page, live_server):

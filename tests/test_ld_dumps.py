@@ -13,9 +13,21 @@ import sys
 import httpx
 import pytest
 import rdflib
-from conftest import ROOT
-from pyoxigraph import CanonicalizationAlgorithm, Dataset, DefaultGraph, Quad, RdfFormat, parse
+from pyoxigraph import (
+    CanonicalizationAlgorithm,
+    Dataset,
+    DefaultGraph,
+    Literal,
+    NamedNode,
+    Quad,
+    RdfFormat,
+    Store,
+    parse,
+)
 from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES
+from sovkg.linkeddata.state import get_state, notify_store_changed
+
+from tests.support.server import ROOT
 
 FILES = {name: f"sovereign-ai-kg.{fmt.file_extension}" for name, fmt in RDF_FORMATS.items()}
 
@@ -134,8 +146,6 @@ def test_unknown_dump_is_404(live_server):
 
 def test_cache_is_rebuilt_after_notify_store_changed(store):
     """The hook the update route calls: the next dump reflects the changed store."""
-    from pyoxigraph import Literal, NamedNode, Store
-    from sovkg.linkeddata.state import get_state, notify_store_changed
 
     class _App:
         class state:

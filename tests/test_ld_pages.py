@@ -9,11 +9,12 @@ from pathlib import Path
 
 import httpx
 import pytest
-from browser import BrowserPage
-from conftest import LiveServer
-from ld_support import korean_labels, local_path
 from markupsafe import escape
 from sovkg.linkeddata.home import team_overlap, teams
+
+from tests.support.browser import BrowserPage
+from tests.support.ld import korean_labels, local_path
+from tests.support.server import LiveServer
 
 EVIL_LABEL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">"\'&'
 EVIL_ORG = "https://w3id.org/ksai/id/test/evil'org&x=1"

@@ -10,10 +10,11 @@ from concurrent.futures import ThreadPoolExecutor
 import httpx
 import pytest
 import rdflib
-from ld_support import RDF_FORMATS, korean_labels, local_path, own_triples, resources
 from markupsafe import escape
 from sovkg.app import create_app
 from sovkg.config import Settings
+
+from tests.support.ld import RDF_FORMATS, korean_labels, local_path, own_triples, resources
 
 
 @pytest.fixture(scope="module")

@@ -9,6 +9,8 @@ import pytest
 import rdflib
 from rdflib import RDF, Literal, Namespace, URIRef
 
+from tests.support.server import LiveServer
+
 VOID = Namespace("http://rdfs.org/ns/void#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
 DCTERMS = Namespace("http://purl.org/dc/terms/")
@@ -104,8 +106,6 @@ def test_void_negotiates_other_syntaxes(live_server):
 
 
 def test_base_url_sets_the_public_urls(tmp_path):
-    from conftest import LiveServer
-
     server = LiveServer("--base-url", "https://kg.example.org/", "--no-validate")
     try:
         server.wait_ready()

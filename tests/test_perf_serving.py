@@ -5,8 +5,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
-from conftest import LiveServer, run_sovkg
 from sovkg.config import Settings, settings_from_json, settings_to_json
+
+from tests.support.server import LiveServer, run_sovkg
 
 TOKEN = "perf-test-token"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"

@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import httpx
-from conftest import LiveServer
+
+from tests.support.server import LiveServer
 
 
 def test_health(live_server) -> None:

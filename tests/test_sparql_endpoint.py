@@ -12,7 +12,6 @@ from collections.abc import Iterator
 import httpx
 import pytest
 import rdflib
-from conftest import LiveServer, run_sovkg
 from pyoxigraph import (
     Literal,
     NamedNode,
@@ -24,6 +23,8 @@ from pyoxigraph import (
 from rdflib.compare import isomorphic
 from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, XML, SPARQLWrapper
+
+from tests.support.server import LiveServer, run_sovkg
 
 TOKEN = "endpoint-test-token"
 BASE_URL = "https://kg.example.org/ksai"

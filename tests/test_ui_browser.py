@@ -1,4 +1,4 @@
-"""The query UI in real headless Chromium against a live server (see tests/browser.py)."""
+"""The query UI in real headless Chromium against a live server (see tests/support/browser.py)."""
 
 from __future__ import annotations
 

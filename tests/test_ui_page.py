@@ -12,7 +12,6 @@ from pathlib import Path
 
 import httpx
 import pytest
-from conftest import ROOT
 from sovkg.namespaces import PREFIXES
 from sovkg.queries import (
     ExampleQueryError,
@@ -22,6 +21,8 @@ from sovkg.queries import (
     with_prologue,
 )
 from sovkg.routes.ui import STATIC_DIR
+
+from tests.support.server import ROOT
 
 EXAMPLES = load_examples()
 

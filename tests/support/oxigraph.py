@@ -9,10 +9,11 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import free_port, stop_process
 from pyoxigraph import RdfFormat
 from sovkg.dataset import open_store
 from sovkg.export import export_dataset
+
+from tests.support.server import free_port, stop_process
 
 #: the ``oxigraph`` console script of the ``oxigraph`` package, next to this Python
 OXIGRAPH = Path(sys.executable).parent / "oxigraph"

@@ -9,7 +9,7 @@ Linked Data pages, the home page)::
         assert page.title()
         browser_page.assert_clean()      # no outside request, no console or script error
 
-``browser`` (session fixture in ``conftest.py``) is one Chromium process for the whole test run:
+``browser`` (module fixture in ``tests/conftest.py``) is one Chromium process per test module:
 Debian's ``/usr/bin/chromium`` driven by the ``playwright`` package (never ``playwright
 install``: nothing is downloaded). ``browser_page`` (function fixture) is a fresh browser
 context (no cookies, no localStorage) with one page, whose traffic is recorded in a

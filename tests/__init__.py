@@ -1,0 +1,1 @@
+"""The test suite; it imports the installed ``sovkg`` package, never the repository's folders."""
