@@ -51,8 +51,9 @@ def concise_bounded_description(store: Store, node: NamedNode) -> list[Triple]:
         done.add(str(s))
         for t in triples_about(store, s):
             out.append(t)
-            if isinstance(t.object, BlankNode) or is_part_of(t.object, node):
-                todo.append(t.object)
+            obj = t.object
+            if isinstance(obj, BlankNode) or (isinstance(obj, NamedNode) and is_part_of(obj, node)):
+                todo.append(obj)
     return out
 
 

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from pyoxigraph import Literal, NamedNode, Store
+from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple
 
 from sovkg.linkeddata.entity import PageBuilder, PropertyRow, Term
 from sovkg.linkeddata.i18n import texts
+from sovkg.linkeddata.results import select, subjects
 from sovkg.linkeddata.svg import Node, bipartite_svg
 from sovkg.linkeddata.terms import (
     DCTERMS_DESCRIPTION,
@@ -36,6 +37,10 @@ SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE {
   FILTER NOT EXISTS { ?o a ?tc . ?tc rdfs:subClassOf* org:OrganizationalCollaboration }
 }"""
 _COUNT = "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ {pattern} }}"
+
+
+#: a term of a SELECT solution
+Term_ = NamedNode | BlankNode | Literal | Triple
 
 
 @dataclass
@@ -71,8 +76,8 @@ class HomePage:
     overlap: list[tuple[Term, list[Term], list[Term]]]  # organisation, teams, member units
 
 
-def _select(store: Store, query: str) -> list[dict[str, object]]:
-    rows = store.query(sparql_prologue() + query, use_default_graph_as_union=True)
+def _select(store: Store, query: str) -> list[dict[str, Term_]]:
+    rows = select(store, sparql_prologue() + query)
     names = [v.value for v in rows.variables]
     return [{n: sol[n] for n in names if sol[n] is not None} for sol in rows]
 
@@ -81,25 +86,26 @@ def _string(value: str) -> str:
     return str(Literal(value))
 
 
+def _int(value: Term_ | None) -> int:
+    """An integer literal's value (0 when there is none)."""
+    return int(value.value) if isinstance(value, Literal) else 0
+
+
 def _count(store: Store, pattern: str) -> int:
     rows = _select(store, _COUNT.format(pattern=pattern))
-    value = rows[0].get("n") if rows else None
-    return int(value.value) if isinstance(value, Literal) else 0
+    return _int(rows[0].get("n")) if rows else 0
 
 
 def count_triples(store: Store) -> int:
     """Distinct triples in the union of all graphs (what the triple dumps hold)."""
     rows = _select(store, "SELECT (COUNT(*) AS ?n) WHERE { SELECT DISTINCT ?s ?p ?o { ?s ?p ?o } }")
-    value = rows[0].get("n") if rows else None
-    return int(value.value) if isinstance(value, Literal) else 0
+    return _int(rows[0].get("n")) if rows else 0
 
 
 def teams(store: Store) -> list[NamedNode]:
     """The teams: instances of org:OrganizationalCollaboration or a subclass of it."""
-    return sorted(
-        (r["team"] for r in _select(store, _TEAMS) if isinstance(r.get("team"), NamedNode)),
-        key=str,
-    )
+    found = (r.get("team") for r in _select(store, _TEAMS))
+    return sorted((t for t in found if isinstance(t, NamedNode)), key=str)
 
 
 def roll_up(store: Store, org: NamedNode) -> NamedNode:
@@ -138,21 +144,13 @@ def build_home(store: Store, builder: PageBuilder, lang: str) -> HomePage:
     labels = builder.labels
     words = texts(lang)
     space = builder.mapper.thing_base + "id/"
-    ontologies = sorted(
-        (q.subject for q in store.quads_for_pattern(None, RDF_TYPE, OWL_ONTOLOGY)), key=str
-    )
+    ontologies = subjects(store.quads_for_pattern(None, RDF_TYPE, OWL_ONTOLOGY))
     onto = ontologies[0] if ontologies else None
     title = (labels.text(onto, (DCTERMS_TITLE,)) if onto else None) or words["site"]
     description = labels.text(onto, (DCTERMS_DESCRIPTION,)) if onto else None
     comment = labels.text(onto, (RDFS_COMMENT,)) if onto else None
 
-    articles = sorted(
-        {
-            q.subject.value: q.subject
-            for q in store.quads_for_pattern(None, RDF_TYPE, SCHEMA_NEWS_ARTICLE)
-        }.values(),
-        key=str,
-    )
+    articles = subjects(store.quads_for_pattern(None, RDF_TYPE, SCHEMA_NEWS_ARTICLE))
     article_rows = [(builder.term(a), builder.rows(a)) for a in articles]
 
     team_nodes = teams(store)
@@ -184,7 +182,7 @@ def build_home(store: Store, builder: PageBuilder, lang: str) -> HomePage:
         Count(
             "organisations",
             {"en": "organisations", "ko": "기관"}[lang],
-            int(next(iter(_select(store, _ORGANISATIONS)), {}).get("n", Literal("0")).value),
+            _int(next(iter(_select(store, _ORGANISATIONS)), {}).get("n")),
         ),
         Count(
             "memberships",
@@ -209,13 +207,13 @@ def build_home(store: Store, builder: PageBuilder, lang: str) -> HomePage:
         "SELECT ?c (COUNT(DISTINCT ?x) AS ?n) WHERE { ?x a ?c "
         f"FILTER(STRSTARTS(STR(?x), {_string(space)})) }} GROUP BY ?c ORDER BY DESC(?n) ?c",
     )
-    classes = [(builder.term(r["c"]), int(r["n"].value)) for r in class_rows if "c" in r]
+    classes = [(builder.term(r["c"]), _int(r.get("n"))) for r in class_rows if "c" in r]
 
     overlap = team_overlap(store)
     multi = {org: per for org, per in overlap.items() if len(per) >= 2}
     left = [Node(s.team.iri or "", s.team.text, s.team.href or "") for s in summaries]
-    right = []
-    edges = []
+    right: list[Node] = []
+    edges: list[tuple[str, str]] = []
     overlap_rows = []
     for org in sorted(multi, key=lambda o: (-len(multi[o]), labels.label(NamedNode(o)).casefold())):
         units = sorted({u for us in multi[org].values() for u in us})

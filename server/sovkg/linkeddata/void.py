@@ -10,6 +10,7 @@ from __future__ import annotations
 from pyoxigraph import BlankNode, Literal, NamedNode, Store, Triple
 
 from sovkg.linkeddata.dumps import Dump
+from sovkg.linkeddata.results import select, subjects
 from sovkg.linkeddata.terms import (
     DCTERMS_DESCRIPTION,
     DCTERMS_LICENSE,
@@ -55,10 +56,7 @@ def _vocabularies(store: Store) -> list[str]:
     """Namespaces (of the project's known prefixes) whose terms the data uses as property or
     class."""
     used: set[str] = set()
-    terms = store.query(
-        "SELECT DISTINCT ?t WHERE { { ?s ?t ?o } UNION { ?s a ?t } }",
-        use_default_graph_as_union=True,
-    )
+    terms = select(store, "SELECT DISTINCT ?t WHERE { { ?s ?t ?o } UNION { ?s a ?t } }")
     namespaces = sorted(PREFIXES.values(), key=len, reverse=True)
     for sol in terms:
         t = sol["t"]
@@ -71,7 +69,7 @@ def _vocabularies(store: Store) -> list[str]:
 
 
 def _one(store: Store, query: str) -> int:
-    for sol in store.query(query, use_default_graph_as_union=True):
+    for sol in select(store, query):
         value = sol[0]
         return int(value.value) if isinstance(value, Literal) else 0
     return 0
@@ -92,17 +90,12 @@ def void_triples(
     space = thing_base + "id/"
     out: list[Triple] = []
 
-    def add(s: NamedNode | BlankNode, p: str, o: NamedNode | BlankNode | Literal) -> None:
+    def add(s: NamedNode | BlankNode, p: str, o: NamedNode | BlankNode | Literal | Triple) -> None:
         out.append(Triple(s, _n(p), o))
 
     add(ds, PREFIXES["rdf"] + "type", _n(VOID + "Dataset"))
     add(ds, PREFIXES["rdf"] + "type", _n(DCAT + "Dataset"))
-    ontologies = sorted(
-        {
-            str(q.subject): q.subject for q in store.quads_for_pattern(None, RDF_TYPE, OWL_ONTOLOGY)
-        }.values(),
-        key=str,
-    )
+    ontologies = subjects(store.quads_for_pattern(None, RDF_TYPE, OWL_ONTOLOGY))
     for onto in ontologies[:1]:
         for src, dst in (
             (DCTERMS_TITLE, DCTERMS + "title"),
@@ -144,10 +137,10 @@ def void_triples(
         ds, VOID + "properties", _int(_one(store, "SELECT (COUNT(DISTINCT ?p) AS ?n) { ?s ?p ?o }"))
     )
     add(ds, VOID + "classes", _int(_one(store, "SELECT (COUNT(DISTINCT ?c) AS ?n) { ?s a ?c }")))
-    teams = store.query(
+    teams = select(
+        store,
         "SELECT DISTINCT ?t { ?t a ?c . ?c <http://www.w3.org/2000/01/rdf-schema#subClassOf>* "
         "<http://www.w3.org/ns/org#OrganizationalCollaboration> } ORDER BY ?t LIMIT 5",
-        use_default_graph_as_union=True,
     )
     for sol in teams:
         add(ds, VOID + "exampleResource", sol["t"])
