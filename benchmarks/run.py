@@ -1,16 +1,28 @@
-"""Side-by-side throughput benchmark: our server vs the native Oxigraph server vs rdflib-endpoint.
+"""Fresh and repeated queries, side by side: ours (default and tuned) vs native Oxigraph vs
+rdflib-endpoint.
 
 One command (see benchmarks/README.md):
 
-    python benchmarks/run.py --duration 5 --concurrency 1 16 64 --output benchmarks/RESULTS.md
+    python benchmarks/run.py --duration 5 --output benchmarks/RESULTS.md
 
-It exports our graph once, starts the three servers on loopback on that same export, and drives
-each with the same query mix using `wrk` (Debian package), alternating the servers for every
-(query, concurrency) cell so that machine noise hits them alike. It prints and writes req/s,
-p50/p99 latency, non-2xx counts, and our ratio to each peer (with the geometric mean).
+It exports our graph once and starts, on loopback, on that same export:
 
-The peers are installed in their own virtual environment (--peer-venv, default
-/work/benchvenv: `python -m venv V && V/bin/pip install oxigraph rdflib-endpoint[cli]`).
+- ``sovkg serve`` with its defaults, and ``sovkg serve`` tuned (``--tuned-args``);
+- the native server, ``oxigraph serve --union-default-graph``, in memory, the N-Quads export
+  loaded through its ``/store``;
+- rdflib-endpoint (RDFLib's memory store) on the Turtle export.
+
+Every cell is ``wrk -t2 -c16`` for ``--duration`` seconds, the servers one after the other for
+each (query, mode) so that the noise of a shared machine hits them alike. Two modes, reported
+apart and never mixed into one figure:
+
+- **fresh**: wrk's Lua script appends a new SPARQL comment (``# <thread>-<n>``) to every
+  request, so no cache anywhere can answer: every request is parsed, evaluated and serialized;
+- **repeated**: every request is the same URL, as a popular question is (our response cache
+  answers it; the peers recompute it).
+
+It prints req/s, p50/p99 latency and non-2xx counts, our ratios to the native server with
+their geometric means, and the load average of the machine around each mode.
 """
 
 from __future__ import annotations
@@ -21,6 +33,7 @@ import math
 import os
 import platform
 import re
+import shlex
 import shutil
 import socket
 import subprocess
@@ -34,104 +47,116 @@ from pathlib import Path
 import httpx
 
 ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
-from sovkg.namespaces import sparql_prologue
+BIN = Path(sys.executable).parent
 
 JSON = "application/sparql-results+json"
-#: where each server takes queries (rdflib-endpoint 0.6 answers at its root)
-ENDPOINT_PATH = {"ours": "/sparql", "oxigraph": "/query", "rdflib-endpoint": "/"}
+TURTLE = "text/turtle"
 TEAM = "https://w3id.org/ksai/id/team/naver-cloud"
+PREFIXES = (
+    "PREFIX skos: <http://www.w3.org/2004/02/skos/core#>\n"
+    "PREFIX rdfs: <http://www.w3.org/2000/01/rdf-schema#>\n"
+)
+#: where each server takes queries (rdflib-endpoint 0.6 answers at its root)
+ENDPOINT_PATH = {"oxigraph": "/query", "rdflib-endpoint": "/"}
+MODES = ("fresh", "repeated")
+
+#: appends "\n# <thread>-<counter>" (URL-encoded) to every request: a query nobody asked before
+FRESH_LUA = """
+local counter = 0
+local threads = 0
+function setup(thread)
+  thread:set("tid", threads)
+  threads = threads + 1
+end
+request = function()
+  counter = counter + 1
+  return wrk.format("GET", wrk.path .. "%0A%23%20" .. tid .. "-" .. counter)
+end
+"""
 
 
 @dataclass(frozen=True)
-class Request:
-    """One kind of request of the mix, as each server is asked it."""
+class Query:
+    """One query of the mix and the media type it is asked in."""
 
     name: str
-    ours: tuple[str, str]  # (path with query string, Accept)
-    peer: tuple[str, str]  # the equivalent request to a plain SPARQL server (path, Accept)
-    oxigraph_path: str | None = None  # where Oxigraph has a better equivalent (dump: GET /store)
+    text: str
+    accept: str
+    #: the class of the issue's goals: "engine" (ORDER BY, GROUP BY) or "cheap"
+    kind: str
 
 
-def _q(query: str) -> str:
-    return "/sparql?query=" + urllib.parse.quote(sparql_prologue() + query)
-
-
-def query_mix() -> list[Request]:
-    """The anchor query, the competency questions, a DESCRIBE, an entity page, a dump."""
-    mix = [
-        Request(
-            "labels ORDER BY LIMIT 50",
-            (_q("SELECT ?s ?l WHERE { ?s skos:prefLabel ?l } ORDER BY ?l LIMIT 50"), JSON),
-            (_q("SELECT ?s ?l WHERE { ?s skos:prefLabel ?l } ORDER BY ?l LIMIT 50"), JSON),
-        )
+def query_mix() -> list[Query]:
+    """The mix of issue 12: a point lookup, ORDER BY, GROUP BY, a join with FILTER, DESCRIBE."""
+    return [
+        Query(
+            "point: one team's labels",
+            PREFIXES + f"SELECT ?l WHERE {{ <{TEAM}> skos:prefLabel ?l }}",
+            JSON,
+            "cheap",
+        ),
+        Query(
+            "50 labels, ORDER BY",
+            PREFIXES + "SELECT ?s ?l WHERE { ?s skos:prefLabel ?l } ORDER BY ?l LIMIT 50",
+            JSON,
+            "engine",
+        ),
+        Query(
+            "GROUP BY predicate",
+            "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p",
+            JSON,
+            "engine",
+        ),
+        Query(
+            "join with FILTER lang, LIMIT 200",
+            PREFIXES
+            + 'SELECT ?s ?t ?l WHERE { ?s a ?t ; skos:prefLabel ?l FILTER(lang(?l) = "en") } '
+            "LIMIT 200",
+            JSON,
+            "other",
+        ),
+        Query("DESCRIBE a team", f"DESCRIBE <{TEAM}>", TURTLE, "cheap"),
     ]
-    for rq in sorted((ROOT / "tests" / "queries").glob("q*.rq")):
-        text = rq.read_text(encoding="utf-8")
-        path = "/sparql?query=" + urllib.parse.quote(text)
-        mix.append(Request(rq.stem, (path, JSON), (path, JSON)))
-    describe = _q(f"DESCRIBE <{TEAM}>")
-    mix.append(Request("DESCRIBE team", (describe, "text/turtle"), (describe, "text/turtle")))
-    mix.append(
-        Request(
-            "entity page (peers: DESCRIBE)",
-            ("/id/team/naver-cloud", "text/html"),
-            (describe, "text/turtle"),
-        )
-    )
-    dump_all = _q("CONSTRUCT { ?s ?p ?o } WHERE { ?s ?p ?o }")
-    mix.append(
-        Request(
-            "dump (N-Quads / CONSTRUCT)",
-            ("/dumps/sovereign-ai-kg.nq", "application/n-quads"),
-            (dump_all, "application/n-triples"),
-            oxigraph_path="/store",
-        )
-    )
-    return mix
 
 
 def free_port() -> int:
-    """A loopback port nothing listens on now (fixed ports collide with servers left running)."""
+    """A loopback port nothing listens on now."""
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
 
 
-def wait_up(url: str, timeout: float = 60) -> None:
-    """Block until the URL answers at all."""
+def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
+    """Block until the URL answers 200, or fail if its server died."""
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited with {proc.returncode}: {shlex.join(proc.args)}")
         try:
-            httpx.get(url, timeout=2)
-            return
+            if httpx.get(url, timeout=2).status_code == 200:
+                return
         except httpx.TransportError:
-            time.sleep(0.2)
+            pass
+        time.sleep(0.2)
     raise TimeoutError(url)
 
 
-def wrk(url: str, accept: str, threads: int, connections: int, duration: int) -> dict:
-    """Run wrk against one URL; returns req/s, p50, p99 (ms) and non-2xx count."""
-    script = tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False)
-    script.write(f'wrk.headers["Accept"] = "{accept}"\n')
-    script.close()
-    out = subprocess.run(
-        [
-            "wrk",
-            f"-t{threads}",
-            f"-c{connections}",
-            f"-d{duration}s",
-            "--latency",
-            "-s",
-            script.name,
-            url,
-        ],
-        capture_output=True,
-        text=True,
-        timeout=duration + 60,
-    ).stdout
-    os.unlink(script.name)
+def wrk(url: str, accept: str, fresh: bool, threads: int, connections: int, duration: int) -> dict:
+    """Run wrk against one URL; req/s, p50 and p99 (ms), non-2xx and socket errors."""
+    with tempfile.NamedTemporaryFile("w", suffix=".lua", delete=False) as script:
+        script.write(f'wrk.headers["Accept"] = "{accept}"\n')
+        if fresh:
+            script.write(FRESH_LUA)
+    try:
+        out = subprocess.run(
+            ["wrk", f"-t{threads}", f"-c{connections}", f"-d{duration}s", "--latency"]
+            + ["-s", script.name, url],
+            capture_output=True,
+            text=True,
+            timeout=duration + 60,
+        ).stdout
+    finally:
+        os.unlink(script.name)
 
     def ms(label: str) -> float:
         m = re.search(rf"^\s*{label}%\s+([\d.]+)(us|ms|s)\s*$", out, re.M)
@@ -152,204 +177,217 @@ def wrk(url: str, accept: str, threads: int, connections: int, duration: int) ->
 
 
 class Servers:
-    """Starts and stops the three servers on the same export."""
+    """Starts the servers on one export, and stops them."""
 
-    def __init__(self, peer_venv: Path, ours_args: list[str]) -> None:
+    def __init__(self, default_args: list[str], tuned_args: list[str], peers: bool) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="sovkg-bench-"))
-        self.procs: list[subprocess.Popen] = []
-        nq = self.tmp / "dump.nq"
-        ttl = self.tmp / "dump.ttl"
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.urls: dict[str, str] = {}
+        nq, ttl = self.tmp / "dump.nq", self.tmp / "dump.ttl"
         for fmt, target in (("nquads", nq), ("turtle", ttl)):
             subprocess.run(
-                [
-                    sys.executable,
-                    "-m",
-                    "sovkg",
-                    "export",
-                    "--format",
-                    fmt,
-                    "--output",
-                    str(target),
-                ],
+                [sys.executable, "-m", "sovkg", "export", "--format", fmt, "-o", str(target)],
                 check=True,
                 cwd=ROOT,
             )
-        ports = {name: free_port() for name in ("ours", "oxigraph", "rdflib-endpoint")}
-        self.urls = {name: f"http://127.0.0.1:{port}" for name, port in ports.items()}
-        self._start(
-            [sys.executable, "-m", "sovkg", "serve", "--port", str(ports["ours"]), *ours_args]
-        )
-        self._start(
-            [
-                str(peer_venv / "bin" / "oxigraph"),
-                "serve",
-                "--bind",
-                f"127.0.0.1:{ports['oxigraph']}",
-                "--union-default-graph",
-            ]
-        )
-        self._start(
-            [
-                str(peer_venv / "bin" / "rdflib-endpoint"),
-                "serve",
-                "--host",
-                "127.0.0.1",
-                "--port",
-                str(ports["rdflib-endpoint"]),
-                str(ttl),
-            ]
-        )
-        for name, url in self.urls.items():
-            wait_up(url + ENDPOINT_PATH[name] + "?query=ASK%7B%7D")
+        sovkg = [sys.executable, "-m", "sovkg", "serve", "--no-access-log"]
+        self._start("ours (default)", [*sovkg, *default_args], "/sparql", "--port")
+        self._start("ours (tuned)", [*sovkg, *tuned_args], "/sparql", "--port")
+        ox = [str(BIN / "oxigraph"), "serve", "--union-default-graph"]
+        self._start("oxigraph", ox, "/query", "--bind")
+        if peers:
+            rdflib = [str(BIN / "rdflib-endpoint"), "serve", str(ttl), "--host", "127.0.0.1"]
+            self._start("rdflib-endpoint", rdflib, "/", "--port")
         r = httpx.post(
-            self.urls["oxigraph"] + "/store",
+            self.urls["oxigraph"].removesuffix("/query") + "/store",
             content=nq.read_bytes(),
             headers={"Content-Type": "application/n-quads"},
             timeout=60,
         )
         r.raise_for_status()
 
-    def check_alive(self) -> None:
-        """Stop the run if a server died: its cells would measure nothing (or a stranger)."""
-        for p in self.procs:
-            if p.poll() is not None:
-                raise RuntimeError(f"server exited with {p.returncode}: {p.args}")
-
-    def _start(self, cmd: list[str]) -> None:
-        self.procs.append(
-            subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    def _start(self, name: str, cmd: list[str], path: str, port_flag: str) -> None:
+        port = free_port()
+        arg = f"127.0.0.1:{port}" if port_flag == "--bind" else str(port)
+        proc = subprocess.Popen(
+            [*cmd, port_flag, arg],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
         )
+        self.procs[name] = proc
+        self.urls[name] = f"http://127.0.0.1:{port}{path}"
+        wait_up(self.urls[name] + "?query=ASK%7B%7D", proc)
+
+    def check_alive(self) -> None:
+        """Stop the run if a server died: its cells would measure nothing."""
+        for name, p in self.procs.items():
+            if p.poll() is not None:
+                raise RuntimeError(f"{name} exited with {p.returncode}: {shlex.join(p.args)}")
 
     def stop(self) -> None:
-        """Terminate every server and remove the export."""
-        for p in self.procs:
-            p.terminate()
-        for p in self.procs:
+        """Terminate every server (and its children) and remove the export."""
+        for p in self.procs.values():
+            try:
+                os.killpg(p.pid, 15)
+            except ProcessLookupError:
+                pass
+        for p in self.procs.values():
             try:
                 p.wait(timeout=10)
             except subprocess.TimeoutExpired:
-                p.kill()
+                os.killpg(p.pid, 9)
+                p.wait()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
-def versions(peer_venv: Path) -> dict[str, str]:
+def versions() -> dict[str, str]:
     """Versions of everything measured, for the record."""
 
-    def pip_version(python: Path, name: str) -> str:
+    def pip_version(name: str) -> str:
         out = subprocess.run(
-            [str(python), "-m", "pip", "show", name], capture_output=True, text=True
+            [sys.executable, "-m", "pip", "show", name], capture_output=True, text=True
         ).stdout
         m = re.search(r"^Version: (.+)$", out, re.M)
         return m.group(1) if m else "?"
 
-    peer_py = peer_venv / "bin" / "python"
-    return {
-        "python": platform.python_version(),
-        "sovereign-ai-kg": pip_version(Path(sys.executable), "sovereign-ai-kg"),
-        "pyoxigraph": pip_version(Path(sys.executable), "pyoxigraph"),
-        "oxigraph (server)": pip_version(peer_py, "oxigraph"),
-        "rdflib-endpoint": pip_version(peer_py, "rdflib-endpoint"),
-        "rdflib (peer)": pip_version(peer_py, "rdflib"),
-        "wrk": subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split("\n")[0],
-    }
-
-
-def main() -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    ap.add_argument("--duration", type=int, default=5, help="seconds per cell (default 5)")
-    ap.add_argument("--concurrency", type=int, nargs="+", default=[1, 16, 64])
-    ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
-    ap.add_argument("--peer-venv", type=Path, default=Path("/work/benchvenv"))
-    ap.add_argument("--ours-args", default="", help="extra flags for sovkg serve")
-    ap.add_argument("--output", type=Path, help="write a Markdown report here")
-    ap.add_argument("--only", help="run only the requests whose name contains this")
-    args = ap.parse_args()
-
-    mix = [r for r in query_mix() if not args.only or args.only in r.name]
-    servers = Servers(args.peer_venv, args.ours_args.split())
-    results: dict[tuple[str, int, str], dict] = {}
-    try:
-        for req in mix:
-            for c in args.concurrency:
-                for name, base in servers.urls.items():
-                    if name == "ours":
-                        path, accept = req.ours
-                    elif name == "oxigraph" and req.oxigraph_path:
-                        path, accept = req.oxigraph_path, "application/n-quads"
-                    else:
-                        path, accept = req.peer
-                        path = path.replace("/sparql?", ENDPOINT_PATH[name] + "?", 1)
-                    r = wrk(base + path, accept, min(args.threads, c), c, args.duration)
-                    results[(req.name, c, name)] = r
-                    servers.check_alive()
-                    print(
-                        f"{req.name:40} c={c:<3} {name:16} {r['rps']:9.1f} req/s "
-                        f"p50 {r['p50']:8.2f} ms p99 {r['p99']:8.2f} ms non2xx {r['non2xx']}",
-                        flush=True,
-                    )
-    finally:
-        servers.stop()
-
-    report = render(mix, args, results, versions(args.peer_venv))
-    print(report)
-    if args.output:
-        args.output.write_text(report, encoding="utf-8")
-    (ROOT / "benchmarks" / "last-run.json").write_text(
-        json.dumps({f"{k[0]}|{k[1]}|{k[2]}": v for k, v in results.items()}, indent=1)
-    )
-    return 0
+    names = ("sovereign-ai-kg", "pyoxigraph", "oxigraph", "granian", "rdflib-endpoint", "rdflib")
+    out = {"python": platform.python_version(), **{n: pip_version(n) for n in names}}
+    out["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
+    return out
 
 
 def geomean(values: list[float]) -> float:
-    """Geometric mean of positive values (nan if none)."""
+    """Geometric mean of the positive, finite values (nan if none)."""
     values = [v for v in values if v > 0 and math.isfinite(v)]
     return math.exp(sum(math.log(v) for v in values) / len(values)) if values else float("nan")
 
 
-def render(mix: list[Request], args: argparse.Namespace, results: dict, vers: dict) -> str:
-    """The Markdown report: machine, versions, command, one table per concurrency."""
+def ratio(a: float, b: float) -> float:
+    """a / b, nan when b is 0."""
+    return a / b if b else float("nan")
+
+
+def render(mix: list[Query], servers: list[str], results: dict, meta: dict) -> str:
+    """The Markdown report: machine, versions, command, one table per mode."""
+    ours = [s for s in servers if s.startswith("ours")]
     lines = [
         "# Benchmark results",
         "",
-        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
-        f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
-        "- versions: " + ", ".join(f"{k} {v}" for k, v in vers.items()),
-        f"- command: `python benchmarks/run.py --duration {args.duration} --concurrency "
-        f"{' '.join(map(str, args.concurrency))} --threads {args.threads}"
-        + (f" --ours-args '{args.ours_args}'" if args.ours_args else "")
-        + "`",
+        f"- date: {meta['date']}",
+        f"- machine: {meta['machine']}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in meta["versions"].items()),
+        f"- command: `{meta['command']}`",
+        f"- ours (default): `sovkg serve {meta['default_args']}`",
+        f"- ours (tuned): `sovkg serve {meta['tuned_args']}`",
         "",
     ]
-    for c in args.concurrency:
+    for mode in meta["modes"]:
         lines += [
-            f"## Concurrency {c}",
+            f"## {mode.capitalize()} queries",
             "",
-            "| request | ours req/s (p50/p99 ms) | oxigraph req/s (p50/p99) | rdflib-endpoint "
-            "req/s (p50/p99) | ours/oxigraph | ours/rdflib |",
-            "|---|---|---|---|---|---|",
+            f"load average before/after: {meta['load'][mode][0]} / {meta['load'][mode][1]}",
+            "",
+            "| query | "
+            + " | ".join(f"{s} req/s (p50/p99 ms)" for s in servers)
+            + " | "
+            + " | ".join(f"{s} / oxigraph" for s in ours)
+            + " |",
+            "|---" * (1 + len(servers) + len(ours)) + "|",
         ]
-        r_ox, r_rd = [], []
-        for req in mix:
-            cells = [results[(req.name, c, n)] for n in ("ours", "oxigraph", "rdflib-endpoint")]
-            ox = cells[0]["rps"] / cells[1]["rps"] if cells[1]["rps"] else float("nan")
-            rd = cells[0]["rps"] / cells[2]["rps"] if cells[2]["rps"] else float("nan")
-            r_ox.append(ox)
-            r_rd.append(rd)
+        ratios: dict[str, list[float]] = {s: [] for s in ours}
+        for q in mix:
+            cells = [results[(q.name, mode, s)] for s in servers]
 
             def fmt(r: dict) -> str:
                 bad = f", {r['non2xx']} non-2xx" if r["non2xx"] else ""
                 return f"{r['rps']:.0f} ({r['p50']:.1f}/{r['p99']:.1f}{bad})"
 
+            native = results[(q.name, mode, "oxigraph")]["rps"]
+            row = [ratio(results[(q.name, mode, s)]["rps"], native) for s in ours]
+            for s, v in zip(ours, row, strict=True):
+                ratios[s].append(v)
             lines.append(
-                f"| {req.name} | {' | '.join(fmt(x) for x in cells)} | {ox:.2f} | {rd:.1f} |"
+                f"| {q.name} | {' | '.join(fmt(c) for c in cells)} | "
+                + " | ".join(f"{v:.2f}" for v in row)
+                + " |"
             )
         lines += [
             "",
-            f"Geometric mean of ratios: ours/oxigraph **{geomean(r_ox):.2f}**, "
-            f"ours/rdflib-endpoint **{geomean(r_rd):.1f}**.",
+            f"Geometric mean of the ratios to the native server ({mode}): "
+            + ", ".join(f"{s} **{geomean(v):.2f}**" for s, v in ratios.items())
+            + ".",
             "",
         ]
     return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=5, help="seconds per cell (default 5)")
+    ap.add_argument("--connections", type=int, default=16, help="wrk connections (default 16)")
+    ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
+    ap.add_argument("--default-args", default="", help="flags of the default server (none)")
+    ap.add_argument(
+        "--tuned-args", default="--workers 2", help="flags of the tuned server (--workers 2)"
+    )
+    ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
+    ap.add_argument("--no-rdflib", action="store_true", help="leave rdflib-endpoint out")
+    ap.add_argument("--only", help="run only the queries whose name contains this")
+    ap.add_argument("--output", type=Path, help="write the Markdown report here")
+    args = ap.parse_args()
+
+    mix = [q for q in query_mix() if not args.only or args.only in q.name]
+    servers = Servers(
+        shlex.split(args.default_args), shlex.split(args.tuned_args), not args.no_rdflib
+    )
+    names = list(servers.urls)
+    results: dict[tuple[str, str, str], dict] = {}
+    load: dict[str, tuple[str, str]] = {}
+    try:
+        for mode in args.modes:
+            before = " ".join(f"{x:.1f}" for x in os.getloadavg())
+            for q in mix:
+                for name in names:
+                    url = servers.urls[name] + "?query=" + urllib.parse.quote(q.text)
+                    r = wrk(
+                        url,
+                        q.accept,
+                        mode == "fresh",
+                        min(args.threads, args.connections),
+                        args.connections,
+                        args.duration,
+                    )
+                    results[(q.name, mode, name)] = r
+                    servers.check_alive()
+                    print(
+                        f"{mode:8} {q.name:34} {name:16} {r['rps']:9.1f} req/s "
+                        f"p50 {r['p50']:7.2f} ms p99 {r['p99']:8.2f} ms non2xx {r['non2xx']}",
+                        flush=True,
+                    )
+            load[mode] = (before, " ".join(f"{x:.1f}" for x in os.getloadavg()))
+    finally:
+        servers.stop()
+
+    meta = {
+        "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "versions": versions(),
+        "command": "python benchmarks/run.py " + shlex.join(sys.argv[1:]),
+        "default_args": args.default_args,
+        "tuned_args": args.tuned_args,
+        "load": load,
+    }
+    modes_run = [m for m in MODES if m in args.modes]
+    report = render(mix, names, results, meta | {"modes": modes_run})
+    print(report)
+    if args.output:
+        args.output.write_text(report, encoding="utf-8")
+    (ROOT / "benchmarks" / "last-run.json").write_text(
+        json.dumps({"|".join(k): v for k, v in results.items()}, indent=1) + "\n"
+    )
+    return 0
 
 
 if __name__ == "__main__":
