@@ -1,8 +1,9 @@
 """Per-application caches of things derived from the whole store, and the hook that clears them.
 
-Dumps, the VoID description and the shapes are kept between requests. When the store changes
-(a SPARQL update), call :func:`notify_store_changed` with the application so the next request
-recomputes them; the update route does this after every committed update.
+Dumps, the VoID description, the shapes and the reconciliation index are kept between
+requests. When the store changes (a SPARQL update), call :func:`notify_store_changed` with the
+application so the next request recomputes them; the update route does this after every
+committed update.
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from pyoxigraph import Store
 
 from sovkg.dataset import read_quads
 from sovkg.linkeddata.dumps import DumpCache
+from sovkg.linkeddata.reconcile import ReconcileIndex, build_index
 from sovkg.resources import data_files
 
 
@@ -34,12 +36,24 @@ class LinkedDataState:
     shapes_store: Store
     void: dict[tuple[str, str], bytes] = field(default_factory=dict)
     lock: threading.Lock = field(default_factory=threading.Lock)
+    reconcile: ReconcileIndex | None = None
+    reconcile_lock: threading.Lock = field(default_factory=threading.Lock)
 
     def invalidate(self) -> None:
         """Forget everything derived from the store."""
         self.dumps.invalidate()
         with self.lock:
             self.void.clear()
+        with self.reconcile_lock:
+            self.reconcile = None
+
+    def reconcile_index(self, thing_base: str) -> ReconcileIndex:
+        """The reconciliation index, built on first use and again after the store changed."""
+        with self.reconcile_lock:
+            index = self.reconcile
+            if index is None or index.identifier_space != thing_base + "id/":
+                index = self.reconcile = build_index(self.store, thing_base)
+            return index
 
 
 _create_lock = threading.Lock()
