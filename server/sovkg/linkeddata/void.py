@@ -30,6 +30,10 @@ SPDX = "http://spdx.org/rdf/terms#"
 XSD = PREFIXES["xsd"]
 FOAF = PREFIXES["foaf"]
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
+#: the Reconciliation Service API, version 0.2 (W3C Entity Reconciliation Community Group)
+RECONCILIATION_API = (
+    "https://www.w3.org/community/reports/reconciliation/CG-FINAL-specs-0.2-20230410/"
+)
 
 #: prefixes for writing the description
 VOID_PREFIXES = {
@@ -148,6 +152,13 @@ def void_triples(
     add(service, PREFIXES["rdf"] + "type", _n(DCAT + "DataService"))
     add(service, DCAT + "endpointURL", service)
     add(service, DCAT + "servesDataset", ds)
+    # the W3C Entity Reconciliation API over the labels (routes/reconcile.py)
+    reconcile = _n(f"{base}/reconcile")
+    add(reconcile, PREFIXES["rdf"] + "type", _n(DCAT + "DataService"))
+    add(reconcile, DCTERMS + "title", Literal("Reconciliation service", language="en"))
+    add(reconcile, DCAT + "endpointURL", reconcile)
+    add(reconcile, DCTERMS + "conformsTo", _n(RECONCILIATION_API))
+    add(reconcile, DCAT + "servesDataset", ds)
     add(ds, DCAT + "distribution", _n(f"{base}/.well-known/void#sparql"))
     sparql_dist = _n(f"{base}/.well-known/void#sparql")
     add(sparql_dist, PREFIXES["rdf"] + "type", _n(DCAT + "Distribution"))
