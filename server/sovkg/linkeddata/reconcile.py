@@ -88,6 +88,9 @@ TYPE_NAMES: dict[str, dict[str, str]] = {
     _SKOS + "Concept": {"en": "concept", "ko": "개념"},
 }
 
+#: types too general to describe anything by
+GENERIC_TYPES = frozenset({_ORG + "Organization", _ORG + "FormalOrganization", _PROV + "Entity"})
+
 #: the types offered as sensible choices (those with instances are announced)
 DEFAULT_TYPES = (
     _ORG + "Organization",
@@ -136,6 +139,8 @@ class Entry:
     labels: tuple[tuple[str, str], ...]
     types: tuple[str, ...]
     type_closure: frozenset[str]
+    #: the label of its ``ksai:organizationKind`` by language, if it has one
+    kind: dict[str, str] = field(default_factory=dict)
 
     def name(self, lang: str) -> str:
         """The preferred label in ``lang``, else in English, else any."""
@@ -407,8 +412,14 @@ class ReconcileIndex:
         ]
 
     def describe(self, entry: Entry, lang: str) -> str:
-        """A short description: what kind of thing it is."""
-        return ", ".join(self.type_name(t, lang) for t in self.specific_types(entry))
+        """A short description: what kind of thing it is (its organisation kind, else its
+        most specific types)."""
+        for want in (lang, "en", ""):
+            if want in entry.kind:
+                return entry.kind[want]
+        types = [t for t in self.specific_types(entry) if t not in GENERIC_TYPES]
+        names = [self.type_name(t, lang) for t in types or self.specific_types(entry)]
+        return ", ".join(dict.fromkeys(names))
 
 
 def _decide(cands: list[Candidate]) -> Candidate:
@@ -493,6 +504,16 @@ def build_index(store: Store, thing_base: str) -> ReconcileIndex:
         }}"""
     for sol in select(store, parent_query):
         parents.setdefault(sol["s"].value, set()).add(sol["o"].value)
+    kinds: dict[str, dict[str, str]] = {}
+    kind_query = f"""
+        SELECT ?s ?l WHERE {{
+          ?s <{_KSAI}organizationKind> ?k . ?k <{PREF_LABEL}> ?l
+          FILTER(isIRI(?s) && STRSTARTS(STR(?s), {Literal(space)}))
+        }}"""
+    for sol in select(store, kind_query):
+        label = sol["l"]
+        if isinstance(label, Literal):
+            kinds.setdefault(sol["s"].value, {})[label.language or ""] = label.value
     supers: dict[str, set[str]] = {k: set(v) for k, v in KNOWN_SUPERCLASSES.items()}
     type_names: dict[str, dict[str, str]] = {}
     class_query = f"""
@@ -541,6 +562,7 @@ def build_index(store: Store, thing_base: str) -> ReconcileIndex:
                 labels=ordered,
                 types=entry_types,
                 type_closure=frozenset(closure),
+                kind=kinds.get(iri, {}),
             )
         )
         parent_labels = [
