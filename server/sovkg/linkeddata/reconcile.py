@@ -582,3 +582,92 @@ def build_index(store: Store, thing_base: str) -> ReconcileIndex:
                 jamo = unicodedata.normalize("NFD", key.key)
                 aliases.append(Alias(index, key, jamo, weight, lang))
     return ReconcileIndex(space, entries, aliases, type_names, supers, store)
+
+
+@dataclass(frozen=True)
+class TeamLink:
+    """A team an entity belongs to, and as what."""
+
+    id: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class PreviewCard:
+    """What the preview card of one entity shows."""
+
+    id: str
+    iri: str
+    name: str
+    kind: str
+    #: every label, (language, text), preferred first
+    labels: tuple[tuple[str, str], ...]
+    teams: tuple[TeamLink, ...]
+    #: the article's sentence that names it (or the first it was derived from), if any
+    sentence: str | None
+
+
+def _literal_in(values: dict[str, str], lang: str) -> str:
+    for want in (lang, "en", ""):
+        if want in values:
+            return values[want]
+    return next(iter(values.values()), "")
+
+
+def preview_card(index: ReconcileIndex, entry: Entry, lang: str) -> PreviewCard:
+    """The preview of one entity: labels, kind, teams (through memberships) and the source
+    sentence, read from the store."""
+    iri = NamedNode(entry.iri)
+    teams: dict[str, TeamLink] = {}
+    team_query = f"""
+        SELECT ?t ?rl WHERE {{
+          ?m <{_ORG}member> {iri} ; <{_ORG}organization> ?t .
+          OPTIONAL {{ ?m <{_ORG}role> ?r . ?r <{PREF_LABEL}> ?rl }}
+        }}"""
+    roles: dict[str, dict[str, str]] = {}
+    for sol in select(index.store, team_query):
+        team = sol["t"]
+        if not isinstance(team, NamedNode):
+            continue
+        label = sol["rl"]
+        if isinstance(label, Literal):
+            roles.setdefault(team.value, {})[label.language or ""] = label.value
+        else:
+            roles.setdefault(team.value, {})
+    for team_iri, role in sorted(roles.items()):
+        team_entry = index.entries[index.by_iri[team_iri]] if team_iri in index.by_iri else None
+        name = team_entry.name(lang) if team_entry else local_name(team_iri)
+        teams[team_iri] = TeamLink(index.id_of(team_iri), name, _literal_in(role, lang))
+    sentence_query = f"""
+        SELECT ?text ?para ?sent WHERE {{
+          {iri} <{_PROV}wasDerivedFrom> ?p .
+          {{ ?p <{_OA}exact> ?text }} UNION {{ ?p <{_OA}hasSelector>/<{_OA}exact> ?text }}
+          OPTIONAL {{ ?p <{_KSAI}paragraph> ?para }}
+          OPTIONAL {{ ?p <{_KSAI}sentence> ?sent }}
+        }}"""
+    found: list[tuple[int, int, str]] = []
+    for sol in select(index.store, sentence_query):
+        text = sol["text"]
+        if not isinstance(text, Literal):
+            continue
+        para, sent = sol["para"], sol["sent"]
+        found.append(
+            (
+                int(para.value) if isinstance(para, Literal) and para.value.isdigit() else 0,
+                int(sent.value) if isinstance(sent, Literal) and sent.value.isdigit() else 0,
+                text.value,
+            )
+        )
+    found.sort()
+    named = [t for _, _, t in found if any(value in t for _, value in entry.labels)]
+    sentence = named[0] if named else (found[0][2] if found else None)
+    return PreviewCard(
+        id=entry.id,
+        iri=entry.iri,
+        name=entry.name(lang),
+        kind=index.describe(entry, lang),
+        labels=entry.labels,
+        teams=tuple(teams.values()),
+        sentence=sentence,
+    )
