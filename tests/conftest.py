@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import tempfile
 from collections.abc import Iterator
+from contextlib import ExitStack
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -15,8 +16,8 @@ from pyoxigraph import Store
 from sovkg.dataset import open_store
 
 from tests.support.browser import BrowserPage, launch_chromium
-from tests.support.oxigraph import OxigraphServer, dataset_nquads
 from tests.support.server import LiveServer
+from tests.support.setups import LOCAL, OXIGRAPH_BACKEND, LiveServers
 
 # Validation verdicts are cached per content digest; tests keep theirs out of the user's home.
 os.environ.setdefault("SOVKG_CACHE_DIR", tempfile.mkdtemp(prefix="sovkg-test-cache-"))
@@ -29,14 +30,17 @@ def store() -> Store:
 
 
 @pytest.fixture(scope="session")
-def live_server() -> Iterator[LiveServer]:
-    """One read-only server for the whole session, on the shipped graph."""
-    server = LiveServer()
-    try:
-        server.wait_ready()
-        yield server
-    finally:
-        server.stop()
+def live_servers() -> Iterator[LiveServers]:
+    """The servers of each setup (tests/support/setups.py), each started once when first used."""
+    with ExitStack() as stack:
+        yield LiveServers(stack)
+
+
+@pytest.fixture(scope="session")
+def live_server(request: pytest.FixtureRequest, live_servers: LiveServers) -> LiveServer:
+    """A read-only server on the shipped graph: the local one, or the one of the setup a test
+    decorated with ``every_setup`` runs in."""
+    return live_servers.get(getattr(request, "param", LOCAL))
 
 
 @pytest.fixture(scope="module")
@@ -62,18 +66,7 @@ def browser_page(browser: Browser, live_server: LiveServer) -> Iterator[BrowserP
 
 
 @pytest.fixture(scope="session")
-def backend_server() -> Iterator[LiveServer]:
-    """``sovkg serve --backend``: our endpoint in front of the native Oxigraph server
-    (tests/support/oxigraph.py), which holds the shipped graph and nothing else."""
-    oxigraph = OxigraphServer()
-    server = None
-    try:
-        oxigraph.load(dataset_nquads())
-        server = LiveServer("--backend", oxigraph.query_url)
-        server.wait_ready()
-        server.backend = oxigraph  # type: ignore[attr-defined]
-        yield server
-    finally:
-        if server is not None:
-            server.stop()
-        oxigraph.stop()
+def backend_server(live_servers: LiveServers) -> LiveServer:
+    """``sovkg serve --backend`` in front of the native Oxigraph server holding the shipped graph
+    (the server of the ``oxigraph-backend`` setup)."""
+    return live_servers.get(OXIGRAPH_BACKEND)

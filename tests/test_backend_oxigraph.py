@@ -16,6 +16,8 @@ from tests.support.oxigraph import OxigraphServer, dataset_nquads
 from tests.support.server import LiveServer, free_port, run_sovkg
 from tests.support.w3c import CASES, W3C, check_expected, is_update, new_client, send
 
+pytestmark = [pytest.mark.live, pytest.mark.backend]
+
 TOKEN = "backend-test-token"
 QUERY_CASES = [c for c in CASES if not is_update(c)]
 #: a query that runs for minutes on any store (a triple cross product)

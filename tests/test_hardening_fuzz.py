@@ -22,6 +22,8 @@ from sovkg.dataset import open_store
 from tests.support.asgi import InProcessClient
 from tests.support.server import LiveServer
 
+pytestmark = pytest.mark.live
+
 TOKEN = "fuzz-token"
 
 PATHS = [

@@ -13,6 +13,9 @@ import httpx
 import pytest
 
 from tests.support.server import LiveServer
+from tests.support.setups import every_setup
+
+pytestmark = pytest.mark.live
 
 TOKEN = "outbound-test-token"
 
@@ -80,6 +83,7 @@ def _update(server: LiveServer, update: str) -> httpx.Response:
     )
 
 
+@every_setup
 def test_service_to_an_unlisted_endpoint_is_refused_without_a_connection(
     live_server, listener
 ) -> None:
@@ -109,6 +113,7 @@ def test_load_is_refused_without_a_connection(federating, listener) -> None:
     assert listener.connections == 0
 
 
+@every_setup
 def test_service_inside_a_string_is_not_a_call(live_server, listener) -> None:
     q = (
         f'SELECT ?x WHERE {{ BIND("SERVICE <{listener.url}/> {{ }}" AS ?x) }}'

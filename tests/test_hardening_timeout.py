@@ -8,9 +8,12 @@ import threading
 import time
 
 import httpx
+import pytest
 
 from tests.support.procs import alive, children, cpu_seconds, wait_gone
 from tests.support.server import LiveServer
+
+pytestmark = pytest.mark.live
 
 RUNAWAY = "SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }"
 SIMPLE = "ASK { ?s ?p ?o }"

@@ -16,6 +16,8 @@ import pytest
 
 from tests.support.server import LiveServer
 
+pytestmark = pytest.mark.live
+
 TOKEN = "writes-test-token-7f3a9c"
 TRIPLES_PER_UPDATE = 5
 RUNAWAY_UPDATE = (

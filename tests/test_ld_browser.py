@@ -4,9 +4,12 @@ data never runs."""
 
 from __future__ import annotations
 
+import pytest
 from sovkg.linkeddata.home import teams
 
 from tests.support.ld import korean_labels, local_path
+
+pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 
 def test_home_page_renders_clean_with_the_drawing(browser_page, live_server):

@@ -28,6 +28,9 @@ from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES
 from sovkg.linkeddata.state import get_state, notify_store_changed
 
 from tests.support.server import ROOT
+from tests.support.setups import every_setup
+
+pytestmark = pytest.mark.live
 
 FILES = {name: f"sovereign-ai-kg.{fmt.file_extension}" for name, fmt in RDF_FORMATS.items()}
 
@@ -53,6 +56,7 @@ def _from_rdflib(graph) -> set[str]:
     return _canonical(parse(data, format=RdfFormat.N_TRIPLES))
 
 
+@every_setup
 def test_six_dumps_parse_and_are_isomorphic_to_the_store(dumps, store):
     expected = _canonical(store)
     assert len(expected) > 1000
@@ -74,6 +78,7 @@ def test_six_dumps_parse_and_are_isomorphic_to_the_store(dumps, store):
         assert _from_rdflib(union) == expected, f"{name}: rdflib view differs"
 
 
+@every_setup
 def test_dumps_are_the_bytes_of_sovkg_export(dumps):
     env = dict(os.environ)
     procs = {
@@ -91,6 +96,7 @@ def test_dumps_are_the_bytes_of_sovkg_export(dumps):
         assert out == dumps[name].content, f"{name} differs from sovkg export"
 
 
+@every_setup
 def test_etag_304_and_gzip(live_server, dumps):
     url = f"{live_server.url}/dumps/{FILES['turtle']}"
     body = dumps["turtle"].content
@@ -121,6 +127,7 @@ def test_etag_304_and_gzip(live_server, dumps):
     assert "content-encoding" not in plain.headers and plain.content == body
 
 
+@every_setup
 def test_listing_gives_sizes_and_checksums(live_server, dumps):
     listing = httpx.get(f"{live_server.url}/dumps", headers={"Accept": "application/json"})
     entries = {e["format"]: e for e in listing.json()["dumps"]}
@@ -138,6 +145,7 @@ def test_listing_gives_sizes_and_checksums(live_server, dumps):
         assert f'href="/dumps/{FILES[name]}"' in page.text
 
 
+@every_setup
 def test_unknown_dump_is_404(live_server):
     r = httpx.get(f"{live_server.url}/dumps/sovereign-ai-kg.xlsx")
     assert r.status_code == 404

@@ -15,6 +15,9 @@ from sovkg.linkeddata.home import team_overlap, teams
 from tests.support.browser import BrowserPage
 from tests.support.ld import korean_labels, local_path
 from tests.support.server import LiveServer
+from tests.support.setups import every_setup
+
+pytestmark = pytest.mark.live
 
 EVIL_LABEL = '<script>window.__pwned = 1</script><img src=x onerror="window.__pwned = 2">"\'&'
 EVIL_ORG = "https://w3id.org/ksai/id/test/evil'org&x=1"
@@ -30,6 +33,7 @@ def _html(url: str, **params) -> httpx.Response:
     return r
 
 
+@every_setup
 def test_home_page_tells_what_and_where_from_with_counts_and_links(live_server, store):
     page = _html(live_server.url + "/").text
     for href in ("/sparql", "/dumps", "/.well-known/void", "/ontology", "/shapes"):
@@ -49,6 +53,7 @@ def test_home_page_tells_what_and_where_from_with_counts_and_links(live_server, 
         assert f'href="{local_path(sol["a"].value)}"' in page
 
 
+@every_setup
 def test_home_page_draws_multi_team_organisations_rolled_up(live_server, store):
     page = _html(live_server.url + "/").text
     svg = re.search(r"<svg[^>]*class=\"overlap\".*?</svg>", page, re.S)
@@ -70,6 +75,7 @@ def test_home_page_draws_multi_team_organisations_rolled_up(live_server, store):
         assert f'href="{local_path(sol["s"].value)}" class="org"' not in svg.group(0)
 
 
+@every_setup
 def test_team_page_reads_as_the_story(live_server, store):
     team = teams(store)[0]
     rows = store.query(
@@ -108,6 +114,7 @@ def test_team_page_reads_as_the_story(live_server, store):
     assert str(escape(exact)) in page
 
 
+@every_setup
 def test_entity_page_shows_status_and_source_sentence_of_each_fact(live_server, store):
     rows = store.query(
         """SELECT ?fact ?status ?exact WHERE {
@@ -126,6 +133,7 @@ def test_entity_page_shows_status_and_source_sentence_of_each_fact(live_server, 
         assert str(escape(sol["exact"].value)) in evidence
 
 
+@every_setup
 def test_ontology_page_documents_classes_properties_and_schemes(live_server, store):
     page = _html(live_server.url + "/ontology").text
     for section in ('id="classes"', 'id="properties"', 'id="schemes"'):
@@ -197,6 +205,7 @@ def test_markup_in_the_svg_is_escaped(evil_server):
     assert "<script" not in svg
 
 
+@pytest.mark.browser
 def test_markup_in_data_does_not_run(browser, evil_server):
     with BrowserPage(browser, evil_server.url) as bp:
         dialogs: list[str] = []

@@ -15,6 +15,9 @@ from sovkg.app import create_app
 from sovkg.config import Settings
 
 from tests.support.ld import RDF_FORMATS, korean_labels, local_path, own_triples, resources
+from tests.support.setups import every_setup
+
+pytestmark = pytest.mark.live
 
 
 @pytest.fixture(scope="module")
@@ -94,6 +97,7 @@ def _a_team(store) -> str:
     return next(iter(rows))["t"].value
 
 
+@every_setup
 def test_live_negotiation_headers_and_format_override(live_server, store):
     team = _a_team(store)
     url = live_server.url + local_path(team)
@@ -130,6 +134,7 @@ def test_live_negotiation_headers_and_format_override(live_server, store):
     assert httpx.get(url, headers={"Accept": "image/png"}).status_code == 406
 
 
+@every_setup
 def test_live_description_includes_labels_of_linked_things(live_server, store):
     team = _a_team(store)
     r = httpx.get(live_server.url + local_path(team), headers={"Accept": "application/n-triples"})
@@ -141,6 +146,7 @@ def test_live_description_includes_labels_of_linked_things(live_server, store):
         assert any(True for _ in got.triples((o, None, None))), f"no label triple for {o}"
 
 
+@every_setup
 def test_live_unknown_iri_is_404_for_people_and_programs(live_server):
     url = live_server.url + "/id/team/no-such-team"
     page = httpx.get(url, headers={"Accept": "text/html"})
@@ -153,6 +159,7 @@ def test_live_unknown_iri_is_404_for_people_and_programs(live_server):
     assert plain.headers["content-type"].startswith("text/plain")
 
 
+@every_setup
 def test_live_page_language_from_accept_language_and_lang(live_server, store):
     team = _a_team(store)
     url = live_server.url + local_path(team)
@@ -166,6 +173,7 @@ def test_live_page_language_from_accept_language_and_lang(live_server, store):
     assert f"<h1>{str(escape(korean))}</h1>" in ko.text
 
 
+@every_setup
 def test_live_ontology_and_shapes_dereference(live_server, store):
     for path in ("/ontology", "/shapes"):
         page = httpx.get(live_server.url + path, headers={"Accept": "text/html"})

@@ -10,6 +10,8 @@ import pytest
 import rdflib
 from rdflib import Namespace, URIRef
 
+pytestmark = pytest.mark.live
+
 SH = Namespace("http://www.w3.org/ns/shacl#")
 BROKEN = "https://w3id.org/ksai/id/team/broken-team"
 BROKEN_TTL = (

@@ -10,6 +10,9 @@ import rdflib
 from rdflib import RDF, Literal, Namespace, URIRef
 
 from tests.support.server import LiveServer
+from tests.support.setups import every_setup
+
+pytestmark = pytest.mark.live
 
 VOID = Namespace("http://rdfs.org/ns/void#")
 DCAT = Namespace("http://www.w3.org/ns/dcat#")
@@ -32,6 +35,7 @@ def _dataset(void: rdflib.Graph) -> URIRef:
     return ds
 
 
+@every_setup
 def test_void_names_endpoint_space_vocabularies_and_size(void, live_server, store):
     ds = _dataset(void)
     assert void.value(ds, VOID.sparqlEndpoint) == URIRef(f"{live_server.url}/sparql")
@@ -42,6 +46,7 @@ def test_void_names_endpoint_space_vocabularies_and_size(void, live_server, stor
     assert int(void.value(ds, VOID.triples)) == len([x for x in nt.splitlines() if x.strip()])
 
 
+@every_setup
 def test_void_licence_version_and_source_come_from_the_graph(void, store):
     ds = _dataset(void)
     header = store.query(
@@ -63,6 +68,7 @@ def test_void_licence_version_and_source_come_from_the_graph(void, store):
     assert articles and {str(s) for s in void.objects(ds, DCTERMS.source)} == articles
 
 
+@every_setup
 def test_void_dumps_match_the_served_bytes(void, live_server):
     ds = _dataset(void)
     dumps = set(void.objects(ds, VOID.dataDump))
@@ -88,6 +94,7 @@ def test_void_dumps_match_the_served_bytes(void, live_server):
     assert checked == 6
 
 
+@every_setup
 def test_void_negotiates_other_syntaxes(live_server):
     for media, parser in (
         ("application/ld+json", "json-ld"),

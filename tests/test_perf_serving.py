@@ -5,9 +5,12 @@ from __future__ import annotations
 from pathlib import Path
 
 import httpx
+import pytest
 from sovkg.config import Settings, settings_from_json, settings_to_json
 
 from tests.support.server import LiveServer, run_sovkg
+
+pytestmark = pytest.mark.live
 
 TOKEN = "perf-test-token"
 COUNT = "SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }"

@@ -3,8 +3,11 @@
 from __future__ import annotations
 
 import httpx
+import pytest
 
 from tests.support.server import LiveServer
+
+pytestmark = pytest.mark.live
 
 
 def test_health(live_server) -> None:

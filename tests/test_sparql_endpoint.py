@@ -25,6 +25,9 @@ from rdflib.plugins.stores.sparqlstore import SPARQLStore
 from SPARQLWrapper import JSON, XML, SPARQLWrapper
 
 from tests.support.server import LiveServer, run_sovkg
+from tests.support.setups import every_setup
+
+pytestmark = pytest.mark.live
 
 TOKEN = "endpoint-test-token"
 BASE_URL = "https://kg.example.org/ksai"
@@ -81,6 +84,7 @@ def _sovkg_rows(query: str) -> set[tuple[tuple[str, str], ...]]:
     return _json_rows(done.stdout)
 
 
+@every_setup
 @pytest.mark.parametrize("query", [GRAPHS, LABELS], ids=["graphs", "labels"])
 def test_real_clients_agree_with_sovkg_query(live_server: LiveServer, query: str) -> None:
     expected = _sovkg_rows(query)
@@ -130,6 +134,7 @@ def test_real_clients_agree_with_sovkg_query(live_server: LiveServer, query: str
         "application/json",
     ],
 )
+@every_setup
 def test_select_formats_parse_back_to_the_same_result(live_server: LiveServer, media: str) -> None:
     url = live_server.url + "/sparql"
     reference = list(
@@ -146,6 +151,7 @@ def test_select_formats_parse_back_to_the_same_result(live_server: LiveServer, m
     assert [tuple(s) for s in got] == [tuple(s) for s in reference]
 
 
+@every_setup
 def test_csv_results(live_server: LiveServer) -> None:
     url = live_server.url + "/sparql"
     r = httpx.get(url, params={"query": GRAPHS}, headers={"Accept": "text/csv"})
@@ -156,6 +162,7 @@ def test_csv_results(live_server: LiveServer) -> None:
     )
 
 
+@every_setup
 def test_ask_formats(live_server: LiveServer) -> None:
     for media in ("application/sparql-results+json", "application/sparql-results+xml"):
         r = httpx.post(
@@ -178,6 +185,7 @@ def test_ask_formats(live_server: LiveServer) -> None:
         "application/rdf+xml",
     ],
 )
+@every_setup
 def test_graph_formats_parse_back_to_the_same_graph(live_server: LiveServer, media: str) -> None:
     url = live_server.url + "/sparql"
     turtle = httpx.get(url, params={"query": CONSTRUCT})  # no preference: Turtle
@@ -206,6 +214,7 @@ def _to_rdflib(term: object) -> rdflib.term.Node:
     return rdflib.BNode(str(term))
 
 
+@every_setup
 def test_406_lists_what_is_available(live_server: LiveServer) -> None:
     url = live_server.url + "/sparql"
     r = httpx.get(
@@ -221,6 +230,7 @@ def test_406_lists_what_is_available(live_server: LiveServer) -> None:
     assert r.status_code == 406
 
 
+@every_setup
 def test_q_values_and_wildcards(live_server: LiveServer) -> None:
     url = live_server.url + "/sparql"
 
@@ -245,6 +255,7 @@ def test_q_values_and_wildcards(live_server: LiveServer) -> None:
     assert media(CONSTRUCT, both) == "application/rdf+xml"
 
 
+@every_setup
 def test_from_uses_its_graph_not_the_union(live_server: LiveServer) -> None:
     url = live_server.url + "/sparql"
     sizes = {
@@ -266,6 +277,7 @@ def _sd_graph(r: httpx.Response) -> rdflib.Graph:
     return rdflib.Graph().parse(data=r.content, format=fmt[r.headers["content-type"].split(";")[0]])
 
 
+@every_setup
 def test_service_description(live_server: LiveServer) -> None:
     url = live_server.url + "/sparql"
     r = httpx.get(url)
@@ -316,6 +328,7 @@ def test_service_description_with_base_url_and_updates(update_server: LiveServer
     assert SD.SPARQL11Update in set(g.objects(None, SD.supportedLanguage))
 
 
+@every_setup
 @pytest.mark.parametrize("accept", ["text/html", BROWSER_ACCEPT])
 def test_browsers_get_the_query_ui(live_server: LiveServer, accept: str) -> None:
     r = httpx.get(live_server.url + "/sparql", headers={"Accept": accept})
@@ -352,6 +365,7 @@ def test_cors_for_reads_not_for_updates(live_server: LiveServer, update_server: 
     assert "access-control-allow-origin" not in up.headers
 
 
+@every_setup
 def test_updates_are_refused_on_a_read_only_server(live_server: LiveServer) -> None:
     r = httpx.post(
         live_server.url + "/sparql",

@@ -19,6 +19,8 @@ import pytest
 from tests.support.server import LiveServer
 from tests.support.w3c import CASES, TOKEN, W3C, Case, check_expected, is_update, new_client, send
 
+pytestmark = pytest.mark.live
+
 
 @pytest.fixture(scope="module")
 def query_server() -> Iterator[LiveServer]:

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import pytest
 from sovkg.queries import load_examples, with_prologue
+
+pytestmark = [pytest.mark.live, pytest.mark.browser]
 
 EXAMPLES = load_examples()
 

@@ -24,6 +24,8 @@ from sovkg.routes.ui import STATIC_DIR
 
 from tests.support.server import ROOT
 
+pytestmark = pytest.mark.live
+
 EXAMPLES = load_examples()
 
 
@@ -135,12 +137,6 @@ def test_bundle_names_no_remote_stylesheet_or_font() -> None:
     css = (STATIC_DIR / "yasgui" / "yasgui.min.css").read_text(encoding="utf-8")
     assert "@import" not in css
     assert not re.search(r"url\(\s*['\"]?(https?:)?//", css)
-
-
-@pytest.mark.parametrize("example", EXAMPLES, ids=[e.slug for e in EXAMPLES])
-def test_example_answers_on_the_shipped_graph(store, example) -> None:
-    rows = list(store.query(with_prologue(example), use_default_graph_as_union=True))
-    assert rows, f"{example.slug}: no rows"
 
 
 def test_first_example_through_the_endpoint(live_server, store) -> None:
