@@ -113,7 +113,7 @@ CLEAR_GAP = 12.0
 #: what a name score is multiplied by when one name says 산학협력단 / 정예팀 and the other not
 UNIT_MISMATCH = 0.8
 #: fuzzy name scores below this are not candidates
-MIN_SCORE = 50.0
+MIN_SCORE = 60.0
 
 
 @dataclass(frozen=True)
