@@ -14,7 +14,6 @@ What this Virtuoso does, measured (7.2.5 from Debian 12):
 
 from __future__ import annotations
 
-import os
 import re
 import shutil
 import subprocess
@@ -32,8 +31,8 @@ PACKAGED_INI = Path("/etc/virtuoso-opensource-7/virtuoso.ini")
 MISSING = (
     "OpenLink Virtuoso is not installed: the Virtuoso backend tests need Debian's "
     "virtuoso-opensource package (`DEBIAN_FRONTEND=noninteractive apt-get install "
-    "virtuoso-opensource`), which provides virtuoso-t, isql-vt and {ini}"
-).format(ini=PACKAGED_INI)
+    f"virtuoso-opensource`), which provides virtuoso-t, isql-vt and {PACKAGED_INI}"
+)
 
 
 def require_virtuoso() -> None:
@@ -43,9 +42,11 @@ def require_virtuoso() -> None:
         raise RuntimeError(f"{MISSING} (missing: {', '.join(missing) or PACKAGED_INI})")
 
 
-def _configure(ini: str, folder: Path, sql_port: int, http_port: int, max_seconds: int) -> str:
+def _configure(
+    ini: str, folder: Path, sql_port: int, http_port: int, max_seconds: int, max_rows: int
+) -> str:
     """The packaged configuration with the database in ``folder``, on the given ports."""
-    values = {
+    values: dict[str, dict[str, object]] = {
         "Database": {
             "DatabaseFile": folder / "virtuoso.db",
             "ErrorLogFile": folder / "virtuoso.log",
@@ -64,7 +65,7 @@ def _configure(ini: str, folder: Path, sql_port: int, http_port: int, max_second
             "MaxDirtyBuffers": 6000,
         },
         "HTTPServer": {"ServerPort": f"127.0.0.1:{http_port}"},
-        "SPARQL": {"ResultSetMaxRows": 1000000, "MaxQueryExecutionTime": max_seconds},
+        "SPARQL": {"ResultSetMaxRows": max_rows, "MaxQueryExecutionTime": max_seconds},
     }
     out: list[str] = []
     section = ""
@@ -83,7 +84,7 @@ def _configure(ini: str, folder: Path, sql_port: int, http_port: int, max_second
 class VirtuosoServer:
     """``virtuoso-t +foreground`` with its database in a temporary folder, until stopped."""
 
-    def __init__(self, max_seconds: int = 60) -> None:
+    def __init__(self, max_seconds: int = 60, max_rows: int = 1_000_000) -> None:
         require_virtuoso()
         self.folder = Path(tempfile.mkdtemp(prefix="sovkg-virtuoso-"))
         self.sql_port = free_port()
@@ -92,7 +93,12 @@ class VirtuosoServer:
         self.ini = self.folder / "virtuoso.ini"
         self.ini.write_text(
             _configure(
-                PACKAGED_INI.read_text(), self.folder, self.sql_port, self.http_port, max_seconds
+                PACKAGED_INI.read_text(),
+                self.folder,
+                self.sql_port,
+                self.http_port,
+                max_seconds,
+                max_rows,
             )
         )
         self.proc: subprocess.Popen[bytes] | None = None
@@ -170,5 +176,3 @@ class VirtuosoServer:
 
     def __exit__(self, *exc: object) -> None:
         self.stop()
-
-
