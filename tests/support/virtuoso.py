@@ -8,8 +8,17 @@ What this Virtuoso does, measured (7.2.5 from Debian 12):
 - its default graph is the union of all its graphs, its own system graphs included (about
   5,600 triples after start), so a client must confine a query with ``default-graph-uri`` /
   ``FROM`` to see only the dataset;
-- it cuts every answer at ``[SPARQL] ResultSetMaxRows`` (10,000 in the packaged file) without
-  saying so; set higher here so dumps are whole.
+- it cuts SELECT answers at ``[SPARQL] ResultSetMaxRows`` (10,000 in the packaged file) with a
+  200 and only the header ``X-SPARQL-MaxRows: N`` (CONSTRUCT is not cut); set higher here;
+- ``MaxQueryExecutionTime`` ends a query with a 500 "SR171: Transaction timed out"; the
+  ``timeout`` request parameter instead answers 200 with a partial, wrong result marked only by
+  ``X-SQL-State: S1TAT``; a query whose estimated cost is too high is refused at once (500);
+- with ``Accept: application/sparql-results+json, application/n-triples;q=0.9`` it answers a
+  CONSTRUCT in SPARQL JSON (s, p, o bindings): ask for one syntax per query form;
+- its SPARQL JSON writes blank nodes as ``nodeID://b10001``, which pyoxigraph refuses;
+- TTLP changes some literals on load: xsd:integer above 2^31 comes back as xsd:decimal and
+  ``"P11M"^^xsd:duration`` as ``"11"``, so its dumps cannot be byte-identical to ours;
+- GROUP_CONCAT orders its items differently, and gives "" (not unbound) over no values.
 """
 
 from __future__ import annotations
