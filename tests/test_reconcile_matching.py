@@ -4,26 +4,16 @@ questions over the API)."""
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 from pyoxigraph import Store
 from sovkg.linkeddata.namekeys import name_key, query_variants
 from sovkg.linkeddata.reconcile import PropertyQuery, Query, ReconcileIndex, build_index
 
+from tests.reconcile.spec import surface_forms
+
 THING_BASE = "https://w3id.org/ksai/"
 ORG = "http://www.w3.org/ns/org#"
 KSAI = "https://w3id.org/ksai/ontology#"
-FORMS = Path(__file__).parent / "reconcile" / "surface_forms.tsv"
-
-
-def surface_forms() -> list[tuple[str, str]]:
-    rows = []
-    for line in FORMS.read_text(encoding="utf-8").splitlines():
-        if line and not line.startswith("#"):
-            form, ident = line.split("\t")
-            rows.append((form, ident))
-    return rows
 
 
 @pytest.fixture(scope="module")

@@ -1,0 +1,2 @@
+"""Test data of the reconciliation service: the spec's JSON schemas (LICENSE.md) and the
+article's surface forms."""
