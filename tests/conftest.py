@@ -6,9 +6,12 @@ Helpers (child processes, servers, backends, the browser wrapper) live in ``test
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 import tempfile
 from collections.abc import Iterator
 from contextlib import ExitStack
+from pathlib import Path
 
 import pytest
 from playwright.sync_api import Browser, sync_playwright
@@ -16,7 +19,7 @@ from pyoxigraph import Store
 from sovkg.dataset import open_store
 
 from tests.support.browser import BrowserPage, launch_chromium
-from tests.support.server import LiveServer
+from tests.support.server import ROOT, LiveServer
 from tests.support.setups import LOCAL, OXIGRAPH_BACKEND, LiveServers
 
 # Validation verdicts are cached per content digest; tests keep theirs out of the user's home.
@@ -27,6 +30,21 @@ os.environ.setdefault("SOVKG_CACHE_DIR", tempfile.mkdtemp(prefix="sovkg-test-cac
 def store() -> Store:
     """The shipped ontology and graph in a fresh in-memory store (read it, don't write it)."""
     return open_store()
+
+
+@pytest.fixture(scope="session")
+def wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The wheel ``pip wheel .`` builds from the repository (once per session)."""
+    dist = tmp_path_factory.mktemp("dist")
+    subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-q"]
+        + ["-w", str(dist), str(ROOT)],
+        check=True,
+        capture_output=True,
+        timeout=300,
+    )
+    (built,) = dist.glob("*.whl")
+    return built
 
 
 @pytest.fixture(scope="session")

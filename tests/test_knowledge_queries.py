@@ -15,7 +15,7 @@ import re
 from pathlib import Path
 
 import pytest
-from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, parse
+from pyoxigraph import Literal, NamedNode, Quad, QuerySolutions, RdfFormat, Store, parse
 from sovkg.dataset import open_store
 from sovkg.queries import ExampleQuery, load_examples, with_prologue
 
@@ -71,6 +71,7 @@ def _rows(
 ) -> tuple[list[str], list[tuple[str, ...]]]:
     """Variable names and rows; the cells of ``concat``'s columns have their parts sorted."""
     result = store.query(query, use_default_graph_as_union=True)
+    assert isinstance(result, QuerySolutions), "a question is a SELECT"
     names = [v.value for v in result.variables]
     rows = [tuple(_cell(solution[n]) for n in names) for solution in result]
     return names, [_sorted_parts(names, row, concat or {}) for row in rows]

@@ -8,7 +8,6 @@ import gzip
 import hashlib
 import os
 import subprocess
-import sys
 
 import httpx
 import pytest
@@ -27,7 +26,7 @@ from pyoxigraph import (
 from sovkg.formats import RDF_FORMATS, RDFLIB_NAMES
 from sovkg.linkeddata.state import get_state, notify_store_changed
 
-from tests.support.server import ROOT
+from tests.support.server import ROOT, SOVKG
 from tests.support.setups import every_setup
 
 pytestmark = pytest.mark.live
@@ -83,7 +82,7 @@ def test_dumps_are_the_bytes_of_sovkg_export(dumps):
     env = dict(os.environ)
     procs = {
         name: subprocess.Popen(
-            [sys.executable, "-m", "sovkg", "export", "--format", name],
+            [*SOVKG, "export", "--format", name],
             cwd=ROOT,
             stdout=subprocess.PIPE,
             env=env,

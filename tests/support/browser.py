@@ -35,6 +35,7 @@ from __future__ import annotations
 import os
 import shutil
 from dataclasses import dataclass, field
+from typing import Literal
 from urllib.parse import urlsplit
 
 from playwright.sync_api import Browser, ConsoleMessage, Page, Playwright, Request, Route
@@ -143,7 +144,11 @@ class BrowserPage:
             where = f" ({loc.get('url')}:{loc.get('lineNumber')})" if loc else ""
             self.log.console_errors.append(f"{message.text}{where}")
 
-    def goto(self, url: str, wait_until: str = "networkidle") -> Page:
+    def goto(
+        self,
+        url: str,
+        wait_until: Literal["commit", "domcontentloaded", "load", "networkidle"] = "networkidle",
+    ) -> Page:
         """Open a URL and wait until the network is quiet; fail on an HTTP error status."""
         response = self.page.goto(url, wait_until=wait_until)
         assert response is not None, f"no response for {url}"

@@ -45,7 +45,8 @@ class OxigraphServer:
         deadline = time.monotonic() + 30
         while True:
             if self.proc.poll() is not None:
-                raise RuntimeError(f"oxigraph exited: {self.proc.stderr.read().decode()}")
+                stderr = self.proc.stderr.read().decode() if self.proc.stderr else ""
+                raise RuntimeError(f"oxigraph exited: {stderr}")
             try:
                 httpx.get(f"{self.url}/query", params={"query": "ASK {}"}, timeout=2)
                 break

@@ -1,7 +1,8 @@
 """The real command line and ``sovkg serve`` in child processes, on loopback.
 
-Children run ``python -m sovkg`` from the installed package, with the environment of the test
-run (which points nowhere into the repository): what a user who installed the wheel runs.
+Children run :data:`SOVKG`, which imports the installed package as the ``sovkg`` console script
+does (``-P``: the current folder is not put on ``sys.path``), with the environment of the test
+run: what a user who installed the wheel runs.
 """
 
 from __future__ import annotations
@@ -18,13 +19,16 @@ import httpx
 #: the repository (for its RDF folders and documents; never put on a child's import path)
 ROOT = Path(__file__).resolve().parents[2]
 
+#: the command line, from the installed package whatever the current folder holds
+SOVKG = (sys.executable, "-P", "-m", "sovkg")
+
 
 def run_sovkg(
     *args: str, cwd: Path | None = None, timeout: float = 120
 ) -> subprocess.CompletedProcess[bytes]:
     """Run the real command line in a child process and capture its output."""
     return subprocess.run(
-        [sys.executable, "-m", "sovkg", *args],
+        [*SOVKG, *args],
         cwd=cwd or ROOT,
         capture_output=True,
         timeout=timeout,
@@ -59,7 +63,7 @@ class LiveServer:
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "sovkg", "serve", "--port", str(self.port), *args],
+            [*SOVKG, "serve", "--port", str(self.port), *args],
             cwd=cwd or ROOT,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,

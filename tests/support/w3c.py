@@ -92,7 +92,9 @@ def load_cases() -> list[Case]:
     """The manifest's cases in its own order (mf:entries)."""
     g = rdflib.Graph().parse(MANIFEST)
     manifest = next(g.subjects(rdflib.RDF.type, MF.Manifest))
-    entries = rdflib.collection.Collection(g, g.value(manifest, MF.entries))
+    head = g.value(manifest, MF.entries)
+    assert head is not None, "the manifest lists no entries"
+    entries = rdflib.collection.Collection(g, head)
     cases = []
     for entry in entries:
         comment = str(g.value(entry, rdflib.RDFS.comment))
@@ -149,6 +151,7 @@ def check_expected(case: Case, step: Step, response: httpx.Response, server: Liv
     elif case.local == "query_dataset_full":
         # "true" under a SELECT: the protocol dataset answers, i.e. rows join the default
         # graph (data3 only) with the named graphs (data1 and data2 only)
+        assert isinstance(result, QuerySolutions)
         rows = list(result)
         assert rows
         assert {r["g"].value for r in rows} <= {KASEI + "data1.rdf", KASEI + "data2.rdf"}
@@ -159,6 +162,7 @@ def check_expected(case: Case, step: Step, response: httpx.Response, server: Liv
     elif case.local == "update_base_uri":
         # "one result with ?o bound to an IRI that is not <test>": resolved against the
         # endpoint URL, our base IRI
+        assert isinstance(result, QuerySolutions)
         rows = list(result)
         assert len(rows) == 1
         o = rows[0]["o"]
