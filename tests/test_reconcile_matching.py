@@ -206,3 +206,8 @@ def test_suggest_pages_with_a_cursor(index: ReconcileIndex) -> None:
     first = [e.id for e, _ in index.suggest("LG", limit=2)]
     second = [e.id for e, _ in index.suggest("LG", cursor=2, limit=2)]
     assert len(first) == 2 and second and not set(first) & set(second)
+
+
+def test_a_value_that_is_no_iri_matches_nothing(index: ReconcileIndex) -> None:
+    odd = PropertyQuery(ORG + "memberOf", ("not an iri>",), (True,))
+    assert index.reconcile(Query(None, properties=(odd,))) == []

@@ -455,7 +455,15 @@ def _links(store: Store, pid: str, targets: set[str], literals: bool) -> list[tu
     if not targets and not literals:
         return []
     p = NamedNode(pid)
-    values = "" if literals else " ".join(str(NamedNode(t)) for t in sorted(targets))
+    nodes = []
+    for t in sorted(targets):
+        try:
+            nodes.append(str(NamedNode(t)))
+        except ValueError:
+            continue  # not an IRI: nothing can have it as a value
+    if not nodes and not literals:
+        return []
+    values = "" if literals else " ".join(nodes)
     filt = f"VALUES ?o {{ {values} }}" if values else ""
     parts = [f"{{ ?s {p} ?o {filt} }}"]
     if pid == ORG_MEMBER_OF:

@@ -13,6 +13,8 @@ import time
 from dataclasses import dataclass
 from typing import Any
 
+from pyoxigraph import NamedNode
+
 from sovkg.linkeddata.reconcile import Candidate, PropertyQuery, Query, ReconcileIndex
 from sovkg.namespaces import PREFIXES
 
@@ -114,6 +116,11 @@ def parse_batch(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Query]:
 def _text(value: object, where: str, limits: Limits) -> str:
     if not isinstance(value, str):
         raise ReconcileError(f"{where} must be a string")
+    if not value.isascii():
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError as e:
+            raise ReconcileError(f"{where} is not valid Unicode (a lone surrogate)") from e
     if len(value) > limits.max_query_chars:
         raise ReconcileError(
             f"{where} has {len(value)} characters; at most {limits.max_query_chars} are accepted"
@@ -197,7 +204,14 @@ def _properties(raw: object, where: str, limits: Limits) -> tuple[PropertyQuery,
                 ids.append(False)
             else:
                 raise ReconcileError(f"{at}: 'v' must be strings, numbers, booleans or entities")
-        out.append(PropertyQuery(expand(pid), tuple(texts), tuple(ids)))
+        iri = expand(pid)
+        try:
+            NamedNode(iri)
+        except ValueError as e:
+            raise ReconcileError(
+                f"{at}: 'pid' must be a property IRI or prefixed name, not {pid[:100]!r}"
+            ) from e
+        out.append(PropertyQuery(iri, tuple(texts), tuple(ids)))
     return tuple(out)
 
 

@@ -109,7 +109,11 @@ def index_of(request: Request) -> ReconcileIndex:
 
 
 def _json(data: Any, callback: str | None, status: int = 200) -> Response:
-    body = json.dumps(data, ensure_ascii=False, separators=(",", ":")).encode("utf-8")
+    text = json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    try:
+        body = text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from the request, echoed in a message
+        body = json.dumps(data, separators=(",", ":")).encode("ascii")
     if callback is not None:
         return Response(
             jsonp(body, callback),
