@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import pytest
-from sovkg.guard import OutboundRefused, allowed, check, outbound_keywords
+from sovkg.errors import OutboundRefused
+from sovkg.sparql.guard import allowed, check, outbound_keywords
 
 NOT_CALLS = [
     'SELECT * WHERE { ?s ?p "SERVICE <http://a.example/> { }" }',

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 from pyoxigraph import NamedNode, Quad, Store
 from sovkg.engine import QueryJob, UpdateJob, evaluate, execute_update
+from sovkg.errors import ProtocolError, UsingConflictError
 from sovkg.sparql.lexer import (
-    UsingConflictError,
     apply_using,
     declares_dataset,
     query_form,
@@ -15,7 +15,6 @@ from sovkg.sparql.lexer import (
 from sovkg.sparql.media import content_type, negotiate_query
 from sovkg.sparql.protocol import (
     HttpRequest,
-    ProtocolError,
     QueryOperation,
     ServiceDescriptionRequest,
     UpdateOperation,

@@ -19,6 +19,7 @@ from pathlib import Path
 
 from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, Store, parse
 
+from sovkg.errors import LoadError
 from sovkg.formats import rdf_format_for_path
 from sovkg.resources import data_files
 
@@ -29,10 +30,6 @@ SHAPES_NS = "https://w3id.org/ksai/shapes#"
 #: how long a load may take before progress is reported on stderr
 _QUIET_SECONDS = 1.0
 _MARKER = ".sovkg-loaded"
-
-
-class LoadError(Exception):
-    """An RDF file that cannot be read: says which file, where, and what is wrong."""
 
 
 @dataclass(frozen=True)

@@ -4,15 +4,16 @@ from __future__ import annotations
 
 import rdflib
 from pyoxigraph import Literal, NamedNode, RdfFormat, Store, Triple, serialize
+from sovkg.formats import RDFLIB_NAMES
+from sovkg.linkeddata.represent import RDF_REPRESENTATIONS
 
 THING_SPACE = "https://w3id.org/ksai/id/"
 
-#: ``?format=`` name -> (media type, rdflib parser name)
+#: ``?format=`` name -> (media type, rdflib parser name) of every RDF syntax a resource offers
 RDF_FORMATS = {
-    "ttl": ("text/turtle", "turtle"),
-    "jsonld": ("application/ld+json", "json-ld"),
-    "nt": ("application/n-triples", "nt"),
-    "rdf": ("application/rdf+xml", "xml"),
+    r.key: (r.media_type, RDFLIB_NAMES[r.rdf_format])
+    for r in RDF_REPRESENTATIONS
+    if r.rdf_format is not None
 }
 
 

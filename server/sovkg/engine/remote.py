@@ -19,56 +19,39 @@ query): a pattern with a blank node finds nothing.
 from __future__ import annotations
 
 import asyncio
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass
-from itertools import islice
 from urllib.parse import urlencode, urljoin
 
 import httpx
 from pyoxigraph import (
     BlankNode,
     DefaultGraph,
+    Literal,
     NamedNode,
     Quad,
     QueryBoolean,
     QueryResultsFormat,
+    QuerySolution,
     QuerySolutions,
     RdfFormat,
     Triple,
     parse,
     parse_query_results,
-    serialize,
 )
 
-from sovkg.engine import QueryJob, QueryOutput, ResultKind, UpdateJob
-from sovkg.sparql.lexer import tokens
+from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
+from sovkg.engine.serialize import query_output
+from sovkg.errors import BackendRejected, BackendTimeout, BackendUnavailable
+from sovkg.sparql.lexer import move_error_position, tokens
 
 #: what we ask the backend for: one syntax per result kind, both read back by pyoxigraph
 BACKEND_ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
 
-_POSITION = re.compile(r"error at (\d+):(\d+)")
 _SYNTAX_HINTS = ("error at ", "syntax", "parse error", "parser error", "lexical error")
 
-
-class BackendUnavailable(Exception):
-    """The backend could not be reached, or answered with a server error."""
-
-    status = 502
-
-
-class BackendTimeout(TimeoutError):
-    """The backend gave no complete answer within the query time limit."""
-
-    status = 503
-
-
-class BackendRejected(ValueError):
-    """The backend refused the operation for a reason of the operation's own (HTTP 4xx)."""
-
-    def __init__(self, message: str, status: int = 400) -> None:
-        super().__init__(message)
-        self.status = status
+#: a request body: the bytes of the operation, or form fields
+Body = bytes | list[tuple[str, str]]
 
 
 # ---- the request -------------------------------------------------------------------------
@@ -126,7 +109,7 @@ def declared_dataset(
     return tuple(defaults), tuple(named)
 
 
-def _query_request(job: QueryJob) -> tuple[dict[str, str], bytes | list[tuple[str, str]], str]:
+def _query_request(job: QueryJob) -> tuple[dict[str, str], Body, str]:
     """Headers, body and the prologue of the POST that carries ``job`` to the backend."""
     prologue = _prologue(job.base_iri, job.prefixes)
     text = prologue + job.query
@@ -149,11 +132,8 @@ def _unshift(message: str, prologue: str) -> str:
     """Move an ``error at line:column`` back to the client's text (the prologue is one line)."""
     if not prologue:
         return message
-    m = _POSITION.search(message)
-    if m is None or int(m.group(1)) < 2:
-        return message
-    return (
-        message[: m.start()] + f"error at {int(m.group(1)) - 1}:{m.group(2)}" + message[m.end() :]
+    return move_error_position(
+        message, lambda line, column: (line - 1 if line >= 2 else line, column)
     )
 
 
@@ -201,31 +181,6 @@ def parse_answer(response: httpx.Response) -> QuerySolutions | QueryBoolean | li
     return parse_query_results(response.content, format=fmt)
 
 
-def query_output(
-    answer: QuerySolutions | QueryBoolean | list[Triple], job: QueryJob
-) -> QueryOutput:
-    """Serialize the backend's answer in the job's format, cut at ``job.max_rows``."""
-    from sovkg.limits import limited_solutions
-
-    kind: ResultKind
-    if isinstance(answer, list):
-        triples = answer
-        truncated = False
-        if job.max_rows is not None:
-            triples = list(islice(answer, job.max_rows + 1))
-            truncated = len(triples) > job.max_rows
-            triples = triples[: job.max_rows]
-        fmt = RdfFormat.from_media_type(job.graph_format)
-        return QueryOutput(
-            serialize(triples, format=fmt) or b"", job.graph_format, "graph", truncated
-        )
-    if isinstance(answer, QuerySolutions) and job.max_rows is not None:
-        return limited_solutions(answer, job, job.max_rows)
-    kind = "boolean" if isinstance(answer, QueryBoolean) else "solutions"
-    rfmt = QueryResultsFormat.from_media_type(job.result_format)
-    return QueryOutput(answer.serialize(format=rfmt) or b"", job.result_format, kind)
-
-
 def answer_output(response: httpx.Response, job: QueryJob) -> QueryOutput:
     """Parse and re-serialize the backend's answer in one thread.
 
@@ -242,7 +197,7 @@ def answer_output(response: httpx.Response, job: QueryJob) -> QueryOutput:
             del answer
     except SyntaxError as e:  # a malformed answer is the backend's fault, not the client's
         error = unreadable(response, SyntaxError(str(e)))
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - whatever it is, it leaves without the frames
         e.__traceback__ = None
         e.__context__ = None
         error = e
@@ -277,13 +232,17 @@ class RemoteRunner:
             self._client = httpx.AsyncClient(timeout=self.timeout, trust_env=False)
         return self._client
 
-    async def _post(self, url: str, headers: dict[str, str], body: object, prologue: str):  # type: ignore[no-untyped-def]
+    async def _post(
+        self, url: str, headers: dict[str, str], body: Body, prologue: str
+    ) -> httpx.Response:
         if isinstance(body, list):  # a form: the dataset goes along as parameters
             headers = {**headers, "Content-Type": "application/x-www-form-urlencoded"}
-            body = urlencode(body).encode("ascii")
+            content = urlencode(body).encode("ascii")
+        else:
+            content = body
         try:
             response = await asyncio.wait_for(
-                self._http().post(url, headers=headers, content=body), self.timeout
+                self._http().post(url, headers=headers, content=content), self.timeout
             )
         except (httpx.HTTPError, TimeoutError, OSError) as e:
             raise transport_error(e, url, self.timeout) from None
@@ -301,7 +260,7 @@ class RemoteRunner:
         """Send the update to the backend's update endpoint."""
         prologue = _prologue(job.base_iri, {})
         text = prologue + job.update
-        body: bytes | list[tuple[str, str]]
+        body: Body
         if job.using_graphs is None and job.using_named_graphs is None:
             headers = {"Content-Type": "application/sparql-update; charset=utf-8"}
             body = text.encode("utf-8")
@@ -326,11 +285,23 @@ class RemoteRunner:
 # ---- the store adapter -------------------------------------------------------------------
 
 
-def _sparql_term(term: object) -> str | None:
+Subject = NamedNode | BlankNode | Triple
+Term = NamedNode | BlankNode | Literal | Triple
+
+
+def _sparql_term(term: Term) -> str | None:
     """A term in SPARQL syntax; None for a blank node (which the backend cannot look up)."""
     if isinstance(term, BlankNode):
         return None
     return str(term)
+
+
+def _bound(row: QuerySolution, given: Term | None, name: str) -> Term:
+    """The pattern's term, or the one the backend bound to ``?name`` in ``row``."""
+    term = given if given is not None else row[name]
+    if not isinstance(term, NamedNode | BlankNode | Literal | Triple):
+        raise BackendUnavailable(f"the SPARQL backend left ?{name} unbound in a pattern match")
+    return term
 
 
 class RemoteStore:
@@ -362,21 +333,26 @@ class RemoteStore:
         return self._select(query)
 
     def quads_for_pattern(
-        self, subject: object, predicate: object, object: object, graph_name: object = None
+        self,
+        subject: Subject | None,
+        predicate: NamedNode | None,
+        object: Term | None,
+        graph_name: NamedNode | BlankNode | DefaultGraph | None = None,
     ) -> Iterator[Quad]:
         """The quads matching the pattern (None matches anything), in every named graph of the
         backend, plus triples of its default graph that are in no named graph."""
         if graph_name is not None and not isinstance(graph_name, NamedNode):
             raise ValueError("a remote store is read by named graph (or all graphs) only")
+        named = graph_name
         given = (subject, predicate, object)
         parts = [
             _sparql_term(t) if t is not None else f"?{v}" for t, v in zip(given, "spo", strict=True)
         ]
         if any(p is None for p in parts):
             return iter(())
-        pattern = " ".join(parts) + " ."  # type: ignore[arg-type]
-        if graph_name is not None:
-            where = f"GRAPH {graph_name} {{ {pattern} }}"
+        pattern = " ".join(p for p in parts if p is not None) + " ."
+        if named is not None:
+            where = f"GRAPH {named} {{ {pattern} }}"
         else:
             where = (
                 f"{{ GRAPH ?g {{ {pattern} }} }} UNION "
@@ -387,11 +363,12 @@ class RemoteStore:
 
         def quads() -> Iterator[Quad]:
             for row in rows:
-                s, p, o = (
-                    t if t is not None else row[v] for t, v in zip(given, "spo", strict=True)
-                )
-                g = graph_name if graph_name is not None else row["g"]
-                yield Quad(s, p, o, g if g is not None else DefaultGraph())
+                s, p, o = (_bound(row, t, v) for t, v in zip(given, "spo", strict=True))
+                if not isinstance(s, Subject) or not isinstance(p, NamedNode):
+                    raise BackendUnavailable("the SPARQL backend answered a malformed triple")
+                g = named if named is not None else row["g"]
+                graph = g if isinstance(g, NamedNode | BlankNode) else DefaultGraph()
+                yield Quad(s, p, o, graph)
 
         return quads()
 
@@ -417,32 +394,3 @@ class RemoteStore:
     def close(self) -> None:
         """Close the connections to the backend."""
         self._client.close()
-
-
-def build_backend(settings: object) -> tuple[RemoteStore, object]:
-    """The store adapter and the guarded runner for ``settings.backend``: SERVICE/LOAD are
-    checked and the row limit applied here, exactly as in front of the local store."""
-    from sovkg.guard import GuardedRunner
-
-    query_url = str(settings.backend)  # type: ignore[attr-defined]
-    update_url = str(getattr(settings, "backend_update", None) or query_url)
-    timeout = float(getattr(settings, "query_timeout", 30.0))
-    runner = GuardedRunner(
-        RemoteRunner(query_url, update_url, timeout),
-        allow_service=tuple(getattr(settings, "allow_service", ())),
-        max_rows=getattr(settings, "max_rows", None),
-    )
-    return RemoteStore(query_url, timeout), runner
-
-
-def install_error_handlers(app: object) -> None:
-    """Answer a backend failure inside a page, dump or VoID route with a plain 502/503 (the
-    SPARQL routes already turn these errors into plain answers)."""
-    from starlette.requests import Request
-    from starlette.responses import PlainTextResponse
-
-    async def plain(request: Request, exc: Exception) -> PlainTextResponse:
-        return PlainTextResponse(f"{exc}\n", status_code=getattr(exc, "status", 502))
-
-    for error in (BackendUnavailable, BackendTimeout):
-        app.add_exception_handler(error, plain)  # type: ignore[attr-defined]

@@ -1,4 +1,5 @@
-"""Query results for the command line: a readable table, or a standard result syntax."""
+"""Query results for the command line (``sovkg query``): a readable table, or a standard result
+syntax."""
 
 from __future__ import annotations
 

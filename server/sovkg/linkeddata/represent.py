@@ -11,6 +11,8 @@ from urllib.parse import quote
 
 from pyoxigraph import RdfFormat
 
+from sovkg.errors import UnknownFormatError
+from sovkg.formats import RDF_SYNTAXES
 from sovkg.negotiation import negotiate
 
 
@@ -24,32 +26,26 @@ class Representation:
     rdf_format: RdfFormat | None
 
 
-TURTLE = Representation("ttl", "Turtle", "text/turtle", RdfFormat.TURTLE)
+def _rdf(name: str) -> Representation:
+    syntax = next(s for s in RDF_SYNTAXES if s.name == name)
+    return Representation(syntax.key, syntax.label, syntax.media_type, syntax.rdf_format)
+
+
+TURTLE = _rdf("turtle")
 HTML = Representation("html", "HTML", "text/html", None)
-JSONLD = Representation("jsonld", "JSON-LD", "application/ld+json", RdfFormat.JSON_LD)
-NTRIPLES = Representation("nt", "N-Triples", "application/n-triples", RdfFormat.N_TRIPLES)
-RDFXML = Representation("rdf", "RDF/XML", "application/rdf+xml", RdfFormat.RDF_XML)
+JSONLD = _rdf("jsonld")
+NTRIPLES = _rdf("ntriples")
+RDFXML = _rdf("rdfxml")
 
 #: what a resource page offers, in the server's order of preference
 RESOURCE_REPRESENTATIONS = (TURTLE, HTML, JSONLD, NTRIPLES, RDFXML)
 #: what the VoID description offers (RDF only)
 RDF_REPRESENTATIONS = (TURTLE, JSONLD, NTRIPLES, RDFXML)
 
-_ALIASES = {
-    "turtle": "ttl",
-    "json-ld": "jsonld",
-    "json": "jsonld",
-    "ntriples": "nt",
-    "xml": "rdf",
-    "rdfxml": "rdf",
-}
-
+#: other ``?format=`` names of the syntaxes (``turtle``, ``json-ld``, ``xml`` …)
+_ALIASES = {alias: s.key for s in RDF_SYNTAXES for alias in s.aliases}
 
 _URL_SAFE = "/?=&%:@!$'()*+,;~-._"
-
-
-class UnknownFormat(ValueError):
-    """A ``?format=`` value that names none of the offered representations."""
 
 
 def choose(
@@ -64,7 +60,7 @@ def choose(
             if r.key == key:
                 return r
         names = ", ".join(r.key for r in offers)
-        raise UnknownFormat(f"unknown format {format_param!r}; use one of {names}")
+        raise UnknownFormatError(f"unknown format {format_param!r}; use one of {names}")
     media = [r.media_type for r in offers]
     if HTML in offers:
         media.append("application/xhtml+xml")

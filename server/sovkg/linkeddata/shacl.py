@@ -11,7 +11,8 @@ import functools
 from pyoxigraph import Quad, RdfFormat
 from rdflib.namespace import RDF, SH
 
-from sovkg.dataset import LoadError, parse_bytes, read_quads
+from sovkg.dataset import parse_bytes, read_quads
+from sovkg.errors import InputError, LoadError
 from sovkg.resources import data_files
 from sovkg.validation import Report, quads_to_rdflib, shipped_data_paths, validate_graph
 
@@ -30,15 +31,6 @@ _EXTENSIONS = {f".{f.file_extension}": f for f in INPUT_FORMATS.values()}
 
 #: the base IRI relative IRIs in posted data resolve against
 POSTED_BASE = "urn:sovkg:posted:"
-
-
-class InputError(Exception):
-    """Posted data the endpoint cannot take: carries the HTTP status and a plain message."""
-
-    def __init__(self, status: int, message: str) -> None:
-        super().__init__(message)
-        self.status = status
-        self.message = message
 
 
 def media_type_of(content_type: str | None) -> str:

@@ -15,9 +15,11 @@ from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response, StreamingResponse
 
 from sovkg.engine import QueryJob, UpdateJob
+from sovkg.errors import ProtocolError, SovkgError
 from sovkg.linkeddata.state import notify_store_changed
 from sovkg.namespaces import PREFIXES
 from sovkg.negotiation import negotiate
+from sovkg.routes.ui import query_ui_response
 from sovkg.sparql.lexer import query_form
 from sovkg.sparql.media import (
     GRAPH_OFFERS,
@@ -31,7 +33,6 @@ from sovkg.sparql.protocol import (
     ALLOWED_METHODS,
     EndpointKind,
     HttpRequest,
-    ProtocolError,
     QueryOperation,
     ServiceDescriptionRequest,
     UpdateOperation,
@@ -82,9 +83,8 @@ def _error_for(e: Exception) -> tuple[int, str]:
     """Status and message for a failed operation: the client's fault is 4xx, never a 500."""
     if isinstance(e, SyntaxError):
         return 400, f"SPARQL syntax error: {e.msg if e.msg else e}"
-    status = getattr(e, "status", None) or getattr(e, "status_code", None)
-    if isinstance(status, int) and 400 <= status < 600:
-        return status, str(e)
+    if isinstance(e, SovkgError):
+        return e.status, str(e)
     if isinstance(e, TimeoutError):
         return 503, f"the operation ran out of time: {e}"
     if isinstance(e, ValueError):
@@ -119,7 +119,7 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
     )
     try:
         stream = await request.app.state.engine.query_stream(job)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
         status, message = _error_for(e)
         return plain(status, message, CORS)
     choice = negotiated.graph if stream.kind == "graph" else negotiated.results
@@ -127,10 +127,10 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
         stream.cancel()
         offers = GRAPH_OFFERS if stream.kind == "graph" else RESULT_OFFERS
         return plain(406, not_acceptable_message(offers), {**CORS, **VARY})
-    return StreamingResponse(
-        stream.chunks,
-        headers={**CORS, **VARY, "Content-Type": content_type(choice.offered)},
-    )
+    headers = {**CORS, **VARY, "Content-Type": content_type(choice.offered)}
+    if stream.cut_at is not None:  # the row limit cut the result
+        headers["X-SPARQL-MaxRows"] = str(stream.cut_at)
+    return StreamingResponse(stream.chunks, headers=headers)
 
 
 async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Response:
@@ -150,7 +150,7 @@ async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Respo
     )
     try:
         await request.app.state.engine.update(job)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
         status, message = _error_for(e)
         return plain(status, message)
     finally:
@@ -178,20 +178,10 @@ def _wants_html(accept: str | None) -> bool:
     return negotiate(accept, [*GRAPH_OFFERS, "text/html"]) == "text/html"
 
 
-def _query_ui(request: Request) -> Response | None:
-    """The browser UI, when the module that builds it is installed (else None)."""
-    try:
-        from sovkg.routes.ui import query_ui_response
-    except ModuleNotFoundError as e:
-        if e.name != "sovkg.routes.ui":
-            raise
-        return None
-    return query_ui_response(request)
-
-
 async def _service_description(request: Request, endpoint: str) -> Response:
     accept = request.headers.get("accept")
-    if _wants_html(accept) and (page := _query_ui(request)) is not None:
+    if _wants_html(accept):
+        page = query_ui_response(request)
         page.headers.setdefault("Vary", "Accept")
         return page
     choice = negotiate(accept, list(GRAPH_OFFERS))
@@ -200,7 +190,7 @@ async def _service_description(request: Request, endpoint: str) -> Response:
     settings = request.app.state.settings
     try:
         stats = await dataset_stats(request)
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
         status, message = _error_for(e)
         return plain(status, message, CORS)
     try:

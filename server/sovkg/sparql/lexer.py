@@ -9,14 +9,17 @@ which ``Store.update`` has no parameters for). Strings, IRIs and comments are sk
 tokens, so braces and keywords inside them never count. The real parser still has the last
 word: anything malformed is left to it and reported with its line and column.
 
-This module imports nothing from the rest of the package, so any layer may use it.
+The one SPARQL tokenizer of the package (the SERVICE/LOAD guard reads the same tokens). It
+imports only ``sovkg.errors``, so any layer may use it.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+
+from sovkg.errors import UsingConflictError
 
 _TOKEN = re.compile(
     r"""
@@ -35,6 +38,9 @@ _TOKEN = re.compile(
 )
 
 QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
+
+#: where a parser's message says the error is (Oxigraph and most stores write it this way)
+ERROR_POSITION = re.compile(r"error at (\d+):(\d+)")
 
 
 @dataclass(frozen=True)
@@ -78,13 +84,19 @@ def query_form(query: str) -> str | None:
     return None
 
 
+def move_error_position(message: str, move: Callable[[int, int], tuple[int, int]]) -> str:
+    """The message with its ``error at line:column`` mapped through ``move`` (unchanged when
+    it names no position): for errors in a text that was rewritten before it was parsed."""
+    m = ERROR_POSITION.search(message)
+    if m is None:
+        return message
+    line, column = move(int(m.group(1)), int(m.group(2)))
+    return message[: m.start()] + f"error at {line}:{column}" + message[m.end() :]
+
+
 def declares_dataset(query: str) -> bool:
     """Whether the query has a FROM or FROM NAMED clause (only allowed outside the braces)."""
     return any(t.depth == 0 and t.keyword == "FROM" for t in tokens(query))
-
-
-class UsingConflictError(ValueError):
-    """The update names its own dataset (USING, USING NAMED, WITH) and the request one too."""
 
 
 @dataclass(frozen=True)

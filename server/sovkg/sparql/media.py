@@ -9,63 +9,26 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from sovkg.formats import RDF_SYNTAXES, RESULT_SYNTAXES, WITH_CHARSET
 from sovkg.negotiation import negotiate
 
 #: SELECT/ASK: offered media type -> the type pyoxigraph serializes; the first is the default.
-#: ``application/json`` and ``application/xml`` are tolerated aliases some clients send.
+#: The aliases (``application/json``, ``application/xml``) some clients send come last.
 RESULT_OFFERS: dict[str, str] = {
-    "application/sparql-results+json": "application/sparql-results+json",
-    "application/sparql-results+xml": "application/sparql-results+xml",
-    "text/csv": "text/csv",
-    "text/tab-separated-values": "text/tab-separated-values",
-    "application/json": "application/sparql-results+json",
-    "application/xml": "application/sparql-results+xml",
+    **{s.media_type: s.media_type for s in RESULT_SYNTAXES},
+    **{alias: s.media_type for s in RESULT_SYNTAXES for alias in s.media_aliases},
 }
 
 #: CONSTRUCT/DESCRIBE (and the service description): Turtle first, so a client that says
 #: nothing (or ``*/*``) gets Turtle, which every RDF client reads.
-GRAPH_OFFERS: dict[str, str] = {
-    "text/turtle": "text/turtle",
-    "application/n-triples": "application/n-triples",
-    "application/n-quads": "application/n-quads",
-    "application/trig": "application/trig",
-    "application/ld+json": "application/ld+json",
-    "application/rdf+xml": "application/rdf+xml",
-}
-
-#: the W3C format IRIs (http://www.w3.org/ns/formats/) of what we write, for sd:resultFormat
-FORMAT_IRIS: dict[str, str] = {
-    "application/sparql-results+json": "http://www.w3.org/ns/formats/SPARQL_Results_JSON",
-    "application/sparql-results+xml": "http://www.w3.org/ns/formats/SPARQL_Results_XML",
-    "text/csv": "http://www.w3.org/ns/formats/SPARQL_Results_CSV",
-    "text/tab-separated-values": "http://www.w3.org/ns/formats/SPARQL_Results_TSV",
-    "text/turtle": "http://www.w3.org/ns/formats/Turtle",
-    "application/n-triples": "http://www.w3.org/ns/formats/N-Triples",
-    "application/n-quads": "http://www.w3.org/ns/formats/N-Quads",
-    "application/trig": "http://www.w3.org/ns/formats/TriG",
-    "application/ld+json": "http://www.w3.org/ns/formats/JSON-LD",
-    "application/rdf+xml": "http://www.w3.org/ns/formats/RDF_XML",
-}
+GRAPH_OFFERS: dict[str, str] = {s.media_type: s.media_type for s in RDF_SYNTAXES}
 
 _UTF8 = "; charset=utf-8"
-#: media types that carry a charset parameter (JSON-based ones are UTF-8 by definition)
-_WITH_CHARSET = {
-    "application/sparql-results+xml",
-    "application/xml",
-    "text/csv",
-    "text/tab-separated-values",
-    "text/turtle",
-    "application/n-triples",
-    "application/n-quads",
-    "application/trig",
-    "application/rdf+xml",
-    "text/plain",
-}
 
 
 def content_type(media_type: str) -> str:
     """The Content-Type header for ``media_type``, with ``charset=utf-8`` where it applies."""
-    return media_type + _UTF8 if media_type in _WITH_CHARSET else media_type
+    return media_type + _UTF8 if media_type in WITH_CHARSET else media_type
 
 
 @dataclass(frozen=True)

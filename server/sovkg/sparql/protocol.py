@@ -17,7 +17,8 @@ from urllib.parse import parse_qsl
 
 from pyoxigraph import NamedNode
 
-from sovkg.sparql.lexer import UsingConflictError, apply_using
+from sovkg.errors import ProtocolError, UsingConflictError
+from sovkg.sparql.lexer import apply_using
 
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
@@ -30,16 +31,6 @@ UPDATE_DATASET = ("using-graph-uri", "using-named-graph-uri")
 EndpointKind = Literal["any", "query", "update"]
 
 ALLOWED_METHODS = "GET, POST, OPTIONS"
-
-
-class ProtocolError(Exception):
-    """A request the protocol rejects: the status, a plain-text message, extra headers."""
-
-    def __init__(self, status: int, message: str, headers: dict[str, str] | None = None):
-        super().__init__(message)
-        self.status = status
-        self.message = message
-        self.headers = headers or {}
 
 
 @dataclass(frozen=True)

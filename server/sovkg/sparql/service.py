@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from pyoxigraph import BlankNode, Literal, NamedNode, RdfFormat, Triple, serialize
 
-from sovkg.sparql.media import FORMAT_IRIS, GRAPH_OFFERS, RESULT_OFFERS
+from sovkg.formats import FORMAT_IRIS
+from sovkg.sparql.media import GRAPH_OFFERS, RESULT_OFFERS
 
 SD = "http://www.w3.org/ns/sparql-service-description#"
 VOID = "http://rdfs.org/ns/void#"

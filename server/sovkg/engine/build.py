@@ -1,0 +1,63 @@
+"""The runner a server's settings ask for: local (threads or a worker pool) or a remote
+backend, always behind the guard."""
+
+from __future__ import annotations
+
+from typing import Protocol
+
+from pyoxigraph import Store
+
+from sovkg.engine.guarded import GuardedRunner
+from sovkg.engine.jobs import Runner
+from sovkg.engine.pool import ProcessRunner
+from sovkg.engine.remote import RemoteRunner, RemoteStore
+from sovkg.engine.threads import ThreadRunner
+
+
+class RunnerSettings(Protocol):
+    """The settings the engine reads (``sovkg.config.Settings`` has them all)."""
+
+    @property
+    def query_workers(self) -> int: ...
+
+    @property
+    def query_timeout(self) -> float: ...
+
+    @property
+    def allow_service(self) -> tuple[str, ...]: ...
+
+    @property
+    def max_rows(self) -> int | None: ...
+
+    @property
+    def backend(self) -> str | None: ...
+
+    @property
+    def backend_update(self) -> str | None: ...
+
+
+def guarded(inner: Runner, settings: RunnerSettings) -> GuardedRunner:
+    """``inner`` behind the SERVICE/LOAD guard and the row limit of ``settings``."""
+    return GuardedRunner(
+        inner, allow_service=tuple(settings.allow_service), max_rows=settings.max_rows
+    )
+
+
+def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
+    """The runner for a server: a guarded process pool, or threads with ``query_workers`` 0."""
+    inner: Runner
+    if settings.query_workers > 0:
+        inner = ProcessRunner(store, workers=settings.query_workers, timeout=settings.query_timeout)
+    else:
+        inner = ThreadRunner(store)
+    return guarded(inner, settings)
+
+
+def build_backend(settings: RunnerSettings) -> tuple[RemoteStore, GuardedRunner]:
+    """The store adapter and the guarded runner for ``settings.backend``: SERVICE/LOAD are
+    checked and the row limit applied here, exactly as in front of the local store."""
+    query_url = str(settings.backend)
+    update_url = str(settings.backend_update or query_url)
+    timeout = float(settings.query_timeout)
+    runner = guarded(RemoteRunner(query_url, update_url, timeout), settings)
+    return RemoteStore(query_url, timeout), runner

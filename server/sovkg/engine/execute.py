@@ -1,0 +1,66 @@
+"""Running one operation on a local store: pure functions from a store and a job to a result.
+
+The same functions run in this process (``ThreadRunner``) and in worker processes
+(``sovkg.engine.worker``).
+"""
+
+from __future__ import annotations
+
+from pyoxigraph import (
+    BlankNode,
+    DefaultGraph,
+    NamedNode,
+    QueryBoolean,
+    QuerySolutions,
+    QueryTriples,
+    Store,
+)
+
+from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
+from sovkg.engine.serialize import query_output
+from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update
+
+
+def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | QueryTriples:
+    """Evaluate a query with the job's dataset; raises SyntaxError on a malformed query."""
+    default_graph: list[NamedNode | BlankNode | DefaultGraph] | None = None
+    named_graphs: list[NamedNode | BlankNode] | None = None
+    # pyoxigraph's union flag would silently override FROM / FROM NAMED
+    union = job.default_graphs is None and not declares_dataset(job.query)
+    if job.default_graphs is not None:
+        default_graph = [NamedNode(g) for g in job.default_graphs]
+    if job.named_graphs is not None:
+        named_graphs = [NamedNode(g) for g in job.named_graphs]
+    return store.query(
+        job.query,
+        base_iri=job.base_iri,
+        prefixes=job.prefixes or None,
+        use_default_graph_as_union=union,
+        default_graph=default_graph,
+        named_graphs=named_graphs,
+    )
+
+
+def execute_query(store: Store, job: QueryJob) -> QueryOutput:
+    """Evaluate and serialize a query in the job's formats (cut at ``job.max_rows``)."""
+    return query_output(evaluate(store, job), job)
+
+
+def execute_update(store: Store, job: UpdateJob) -> None:
+    """Apply an update (pyoxigraph applies each update request atomically).
+
+    ``Store.update`` takes no dataset, so the ``using_*`` graphs are written into the text as
+    USING clauses (and CLEAR of a graph never seen succeeds, see ``rewrite_update``); a syntax
+    error still reports the line and column of the text as sent.
+    """
+    using = None
+    if job.using_graphs is not None or job.using_named_graphs is not None:
+        using = (job.using_graphs or (), job.using_named_graphs or ())
+    rewrite = rewrite_update(job.update, using)
+    try:
+        store.update(rewrite.text, base_iri=job.base_iri)
+    except SyntaxError as e:
+        message = str(e.msg if e.msg else e)
+        if rewrite.insertions:
+            message = move_error_position(message, rewrite.original_position)
+        raise SyntaxError(message) from None

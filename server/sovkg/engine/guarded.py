@@ -1,0 +1,83 @@
+"""``GuardedRunner``: a runner in front of another, which refuses outbound operations the
+operator did not allow (``sovkg.sparql.guard``), applies the result row limit, and gives
+pyoxigraph's evaluation errors the meaning they have for the client."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass, replace
+
+from sovkg.engine.jobs import QueryJob, QueryOutput, QueryStream, Runner, StreamingRunner, UpdateJob
+from sovkg.errors import OperationFailed, UpstreamFailed
+from sovkg.sparql.guard import check, may_call_out
+
+
+def translate_error(e: Exception) -> Exception:
+    """pyoxigraph's evaluation errors as what they mean for the client; others unchanged."""
+    if isinstance(e, RuntimeError):
+        return OperationFailed(f"the operation failed: {e}")
+    if isinstance(e, OSError) and not isinstance(e, TimeoutError):
+        return UpstreamFailed(f"a remote endpoint failed: {e}")
+    return e
+
+
+def check_query(job: QueryJob, allow: tuple[str, ...] = ()) -> None:
+    """Raise OutboundRefused if the query has a SERVICE call that is not allowed."""
+    check(job.query, update=False, allow=allow, prefixes=job.prefixes)
+
+
+def check_update(job: UpdateJob, allow: tuple[str, ...] = ()) -> None:
+    """Raise OutboundRefused if the update has a LOAD (or a SERVICE) that is not allowed."""
+    check(job.update, update=True, allow=allow)
+
+
+@dataclass
+class GuardedRunner:
+    """A runner in front of another: refuses outbound operations the operator did not allow and
+    applies the result row limit (a cut result says so in ``QueryOutput.truncated`` and, when
+    sent whole, ``QueryStream.cut_at``)."""
+
+    inner: Runner
+    allow_service: tuple[str, ...] = ()
+    max_rows: int | None = None
+
+    async def _prepare(self, job: QueryJob) -> QueryJob:
+        if may_call_out(job.query):  # parsing can take a while: not on the event loop
+            await asyncio.to_thread(check_query, job, self.allow_service)
+        if self.max_rows is not None and job.max_rows is None:
+            job = replace(job, max_rows=self.max_rows)
+        return job
+
+    async def _run(self, job: QueryJob) -> QueryOutput:
+        try:
+            return await self.inner.query(job)
+        except (RuntimeError, OSError) as e:
+            raise translate_error(e) from None
+
+    async def query(self, job: QueryJob) -> QueryOutput:
+        """Check, then run the query on the inner runner."""
+        return await self._run(await self._prepare(job))
+
+    async def query_stream(self, job: QueryJob) -> QueryStream:
+        """Stream when the inner runner can (no cut is reported then: the headers are gone
+        before the last row), else run the query whole."""
+        job = await self._prepare(job)
+        if isinstance(self.inner, StreamingRunner):
+            try:
+                return await self.inner.query_stream(job)
+            except (RuntimeError, OSError) as e:
+                raise translate_error(e) from None
+        return QueryStream.whole(await self._run(job), job.max_rows)
+
+    async def update(self, job: UpdateJob) -> None:
+        """Check, then apply the update on the inner runner."""
+        if may_call_out(job.update):
+            await asyncio.to_thread(check_update, job, self.allow_service)
+        try:
+            await self.inner.update(job)
+        except (RuntimeError, OSError) as e:
+            raise translate_error(e) from None
+
+    def close(self) -> None:
+        """Close the inner runner."""
+        self.inner.close()

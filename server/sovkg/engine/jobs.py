@@ -1,0 +1,101 @@
+"""What the engine runs and what it gives back: plain, picklable descriptions of operations
+(``QueryJob``/``UpdateJob``), their results (``QueryOutput``, ``QueryStream``), and the
+``Runner`` protocol that says where operations run."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Callable
+from dataclasses import dataclass, field
+from typing import Literal, Protocol, runtime_checkable
+
+ResultKind = Literal["solutions", "boolean", "graph"]
+
+
+@dataclass(frozen=True)
+class QueryJob:
+    """A query to run. ``default_graphs``/``named_graphs`` None mean the protocol defaults:
+    the dataset of the query's FROM / FROM NAMED clauses if it has any, otherwise the union of
+    all graphs as default graph and every named graph available. Given (even empty), they
+    replace the query's own dataset, as the protocol's ``default-graph-uri``/``named-graph-uri``
+    do."""
+
+    query: str
+    base_iri: str | None = None
+    default_graphs: tuple[str, ...] | None = None
+    named_graphs: tuple[str, ...] | None = None
+    result_format: str = "application/sparql-results+json"  # for SELECT and ASK
+    graph_format: str = "text/turtle"  # for CONSTRUCT and DESCRIBE
+    prefixes: dict[str, str] = field(default_factory=dict)
+    #: serialize at most this many solutions/triples (None: all); see ``sovkg.engine.serialize``
+    max_rows: int | None = None
+
+
+@dataclass(frozen=True)
+class UpdateJob:
+    """An update to apply atomically. ``using_graphs``/``using_named_graphs`` (the protocol's
+    ``using-graph-uri``/``using-named-graph-uri``) become the dataset of every DELETE/INSERT
+    ... WHERE operation; the update must then have no USING/WITH of its own (see
+    ``sovkg.sparql.lexer.apply_using``)."""
+
+    update: str
+    base_iri: str | None = None
+    using_graphs: tuple[str, ...] | None = None
+    using_named_graphs: tuple[str, ...] | None = None
+
+
+@dataclass(frozen=True)
+class QueryOutput:
+    """A serialized result: its bytes, media type, and which form of query produced it."""
+
+    body: bytes
+    media_type: str
+    kind: ResultKind
+    #: True when ``max_rows`` cut the result
+    truncated: bool = False
+
+
+async def single(body: bytes) -> AsyncIterator[bytes]:
+    """One chunk, as a stream."""
+    yield body
+
+
+def _nothing() -> None:
+    """Nothing to stop."""
+
+
+@dataclass(frozen=True)
+class QueryStream:
+    """A query whose serialization is still running: what it is, and its bytes as they come."""
+
+    media_type: str
+    kind: ResultKind
+    chunks: AsyncIterator[bytes]
+    #: stops the serialization when the chunks will not be read to the end
+    cancel: Callable[[], None] = _nothing
+    #: the row limit that cut the result, when that is known before the first byte is sent
+    #: (a whole result; a result still being serialized cannot say)
+    cut_at: int | None = None
+
+    @classmethod
+    def whole(cls, out: QueryOutput, max_rows: int | None = None) -> QueryStream:
+        """A result serialized in full, as one chunk (``max_rows``: the limit it ran under)."""
+        cut_at = max_rows if out.truncated else None
+        return cls(out.media_type, out.kind, single(out.body), cut_at=cut_at)
+
+
+class Runner(Protocol):
+    """Where operations run."""
+
+    async def query(self, job: QueryJob) -> QueryOutput: ...
+
+    async def update(self, job: UpdateJob) -> None: ...
+
+    def close(self) -> None: ...
+
+
+@runtime_checkable
+class StreamingRunner(Runner, Protocol):
+    """A runner that can also stream a result while it is being serialized (optional: the
+    Engine falls back to ``query`` for runners without it)."""
+
+    async def query_stream(self, job: QueryJob) -> QueryStream: ...

@@ -1,0 +1,159 @@
+"""Writing results in the job's syntax, and result row limits: at most N solutions or triples
+of a query, saying whether it cut.
+
+pyoxigraph serializes a whole ``QuerySolutions``; to stop after N rows we take them from the
+lazy iterator (which also stops the evaluation there) and serialize them ourselves as SPARQL
+JSON, the one results syntax pyoxigraph can read back into any other (``parse_query_results``).
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable
+from itertools import islice
+from typing import IO, Any
+
+from pyoxigraph import (
+    BlankNode,
+    Literal,
+    NamedNode,
+    QueryBoolean,
+    QueryResultsFormat,
+    QuerySolutions,
+    QueryTriples,
+    RdfFormat,
+    Triple,
+    parse_query_results,
+    serialize,
+)
+
+from sovkg.engine.jobs import QueryJob, QueryOutput, ResultKind
+
+#: a query's result as pyoxigraph gives it (a graph from a backend comes as a list of triples)
+Result = QuerySolutions | QueryBoolean | QueryTriples | list[Triple]
+
+_XSD_STRING = "http://www.w3.org/2001/XMLSchema#string"
+_RDF_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#langString"
+_RDF_DIR_LANG_STRING = "http://www.w3.org/1999/02/22-rdf-syntax-ns#dirLangString"
+
+
+def term_json(term: object) -> dict[str, Any]:
+    """A term in the SPARQL 1.1 (and 1.2, for triple terms) JSON results syntax."""
+    if isinstance(term, NamedNode):
+        return {"type": "uri", "value": term.value}
+    if isinstance(term, BlankNode):
+        return {"type": "bnode", "value": term.value}
+    if isinstance(term, Literal):
+        out: dict[str, Any] = {"type": "literal", "value": term.value}
+        if term.language:
+            out["xml:lang"] = term.language
+            if term.direction is not None:
+                out["its:dir"] = str(term.direction.value)
+        elif term.datatype.value not in (_XSD_STRING, _RDF_LANG_STRING, _RDF_DIR_LANG_STRING):
+            out["datatype"] = term.datatype.value
+        return out
+    if isinstance(term, Triple):
+        return {
+            "type": "triple",
+            "value": {
+                "subject": term_json(term.subject),
+                "predicate": term_json(term.predicate),
+                "object": term_json(term.object),
+            },
+        }
+    raise TypeError(f"not an RDF term: {term!r}")
+
+
+def describe(result: Result, job: QueryJob) -> tuple[str, ResultKind]:
+    """The media type and kind a result is written as."""
+    if isinstance(result, QueryBoolean):
+        return job.result_format, "boolean"
+    if isinstance(result, QuerySolutions):
+        return job.result_format, "solutions"
+    return job.graph_format, "graph"
+
+
+def limited_solutions(result: QuerySolutions, job: QueryJob, max_rows: int) -> QueryOutput:
+    """At most ``max_rows`` solutions in the job's result format; ``truncated`` if more existed."""
+    names = [v.value for v in result.variables]
+    rows = list(islice(result, max_rows + 1))
+    truncated = len(rows) > max_rows
+    bindings = [
+        {
+            name: term_json(value)
+            for name, value in zip(names, row, strict=True)
+            if value is not None
+        }
+        for row in rows[:max_rows]
+    ]
+    body = json.dumps(
+        {"head": {"vars": names}, "results": {"bindings": bindings}},
+        ensure_ascii=False,
+        separators=(",", ":"),
+    ).encode("utf-8")
+    fmt = QueryResultsFormat.from_media_type(job.result_format)
+    if fmt != QueryResultsFormat.JSON:
+        parsed = parse_query_results(body, format=QueryResultsFormat.JSON)
+        body = parsed.serialize(format=fmt) or b""
+    return QueryOutput(body, job.result_format, "solutions", truncated)
+
+
+def limited_triples(result: Iterable[Triple], job: QueryJob, max_rows: int) -> QueryOutput:
+    """At most ``max_rows`` triples of a CONSTRUCT/DESCRIBE; ``truncated`` if more existed."""
+    triples = list(islice(result, max_rows + 1))
+    truncated = len(triples) > max_rows
+    fmt = RdfFormat.from_media_type(job.graph_format)
+    body = serialize(triples[:max_rows], format=fmt) or b""
+    return QueryOutput(body, job.graph_format, "graph", truncated)
+
+
+def limited_result(
+    result: QuerySolutions | QueryTriples | list[Triple], job: QueryJob, max_rows: int
+) -> QueryOutput:
+    """Serialize a SELECT or CONSTRUCT/DESCRIBE result cut at ``max_rows``."""
+    if isinstance(result, QuerySolutions):
+        return limited_solutions(result, job, max_rows)
+    return limited_triples(result, job, max_rows)
+
+
+def _rdf_format(job: QueryJob) -> RdfFormat:
+    fmt = RdfFormat.from_media_type(job.graph_format)
+    if fmt is None:
+        raise ValueError(f"no RDF syntax has the media type {job.graph_format!r}")
+    return fmt
+
+
+def _results_format(job: QueryJob) -> QueryResultsFormat:
+    fmt = QueryResultsFormat.from_media_type(job.result_format)
+    if fmt is None:
+        raise ValueError(f"no SPARQL results syntax has the media type {job.result_format!r}")
+    return fmt
+
+
+def query_output(result: Result, job: QueryJob) -> QueryOutput:
+    """The result in the job's format, cut at ``job.max_rows``."""
+    media_type, kind = describe(result, job)
+    if isinstance(result, QueryBoolean):
+        return QueryOutput(result.serialize(format=_results_format(job)) or b"", media_type, kind)
+    if job.max_rows is not None:
+        return limited_result(result, job, job.max_rows)
+    if isinstance(result, QuerySolutions):
+        body = result.serialize(format=_results_format(job)) or b""
+    elif isinstance(result, QueryTriples):
+        body = result.serialize(format=_rdf_format(job)) or b""
+    else:
+        body = serialize(result, format=_rdf_format(job)) or b""
+    return QueryOutput(body, media_type, kind)
+
+
+def write_result(
+    result: QuerySolutions | QueryBoolean | QueryTriples, job: QueryJob, out: IO[bytes]
+) -> None:
+    """Write the result in the job's format to ``out`` as the serializer produces it (cut at
+    ``job.max_rows``, which needs the rows first)."""
+    if job.max_rows is not None and not isinstance(result, QueryBoolean):
+        out.write(limited_result(result, job, job.max_rows).body)
+    elif isinstance(result, QueryTriples):
+        result.serialize(out, format=_rdf_format(job))
+    else:
+        result.serialize(out, format=_results_format(job))
