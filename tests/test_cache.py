@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sovkg.cache import ResponseCache, etag_matches
+from sovkg.http.cache import ResponseCache, etag_matches
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse

@@ -25,7 +25,8 @@ from pyoxigraph import (
 from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.engine import QueryJob, execute_query
-from sovkg.middleware import ACCESS_LOGGER, HardeningMiddleware, redact_query_string
+from sovkg.http.accesslog import ACCESS_LOGGER, redact_query_string
+from sovkg.http.stack import hardened
 
 from tests.support.asgi import InProcessClient
 
@@ -85,7 +86,7 @@ def test_declared_body_over_the_limit_is_413_before_reading_it() -> None:
         reads.append(1)
         return {"type": "http.request", "body": b"x" * 10, "more_body": True}
 
-    app = HardeningMiddleware(_echo_app, max_body=1000, access_log=False)
+    app = hardened(_echo_app, max_body=1000, access_log=False)
     status, _, body = _call(app, _scope(headers=[(b"content-length", b"5000")]), receive)
     assert status == 413
     assert b"1000 bytes" in body
@@ -99,7 +100,7 @@ def test_chunked_body_over_the_limit_is_413_as_soon_as_it_passes() -> None:
         reads.append(1)
         return {"type": "http.request", "body": b"x" * 100, "more_body": True}  # endless
 
-    app = HardeningMiddleware(_echo_app, max_body=1000, access_log=False)
+    app = hardened(_echo_app, max_body=1000, access_log=False)
     status, _, _ = _call(app, _scope(headers=[(b"transfer-encoding", b"chunked")]), receive)
     assert status == 413
     assert len(reads) == 11  # stopped at the first chunk past 1000 bytes
@@ -111,7 +112,7 @@ def test_body_within_the_limit_reaches_the_app_whole() -> None:
     async def receive():
         return {"type": "http.request", "body": chunks.pop(0), "more_body": bool(chunks)}
 
-    app = HardeningMiddleware(_echo_app, max_body=1000, access_log=False)
+    app = hardened(_echo_app, max_body=1000, access_log=False)
     status, headers, body = _call(app, _scope(), receive)
     assert (status, body) == (200, b"<p>900</p>")
     assert headers[b"x-content-type-options"] == b"nosniff"
@@ -122,7 +123,7 @@ def test_a_body_that_never_finishes_is_408() -> None:
     async def receive():
         await asyncio.sleep(3600)
 
-    app = HardeningMiddleware(_echo_app, body_timeout=0.3, access_log=False)
+    app = hardened(_echo_app, body_timeout=0.3, access_log=False)
     status, _, body = _call(app, _scope(), receive)
     assert status == 408
     assert b"did not arrive" in body
@@ -132,7 +133,7 @@ def test_unparsable_content_length_is_400() -> None:
     async def receive():
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    app = HardeningMiddleware(_echo_app, access_log=False)
+    app = hardened(_echo_app, access_log=False)
     status, _, _ = _call(app, _scope(headers=[(b"content-length", b"12x")]), receive)
     assert status == 400
 
@@ -253,7 +254,7 @@ def test_access_log_is_one_json_object_per_request_without_secrets(caplog) -> No
     async def receive():
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    app = HardeningMiddleware(_echo_app)
+    app = hardened(_echo_app)
     scope = _scope(
         "/sparql",
         b"query=ASK&token=hunter2",

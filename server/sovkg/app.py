@@ -6,36 +6,43 @@ import inspect
 import os
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from typing import Any
 
-from fastapi import FastAPI
+from fastapi import FastAPI, Request
+from fastapi.responses import PlainTextResponse
 from pyoxigraph import Store
 
 from sovkg import __version__
-from sovkg.cache import ResponseCache
 from sovkg.config import SETTINGS_ENV, Settings, settings_from_json
 from sovkg.dataset import open_store
 from sovkg.engine import Engine
-from sovkg.middleware import HardeningMiddleware
+from sovkg.engine.build import build_backend, build_runner
+from sovkg.errors import BackendTimeout, BackendUnavailable, SovkgError
+from sovkg.http.accesslog import configure_access_log
+from sovkg.http.cache import ResponseCache
+from sovkg.http.stack import layers
 from sovkg.routes import dumps, health, linkeddata, pages, shacl, sparql, ui, void
-from sovkg.workers import build_runner
 
 # FastAPI ≥ 0.165 wraps every request in OpenTelemetry spans, metrics and logs (no-ops unless a
 # provider is configured, but they still cost tens of µs a request, more than a cached answer);
 # we export no telemetry, so switch it off where the option exists.
-_NO_TELEMETRY: dict[str, object] = (
+_NO_TELEMETRY: dict[str, Any] = (
     {"telemetry": {"tracing": False, "metrics": False, "logs": False}}
     if "telemetry" in inspect.signature(FastAPI.__init__).parameters
     else {}
 )
 
 
+async def _backend_failure(request: Request, exc: Exception) -> PlainTextResponse:
+    status = exc.status if isinstance(exc, SovkgError) else 502
+    return PlainTextResponse(f"{exc}\n", status_code=status)
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The application; loads the store from the settings unless one is given."""
     if store is None and settings.backend:  # no local data: a SPARQL store over HTTP
-        from sovkg.remote import build_backend
-
-        store, runner = build_backend(settings)
-        engine = Engine(store, runner)  # type: ignore[arg-type]
+        remote, runner = build_backend(settings)
+        engine = Engine(remote, runner)  # type: ignore[arg-type]  # reads like a Store
     else:
         if store is None:
             store = open_store(settings.store_path, settings.data_files)
@@ -57,30 +64,41 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.state.settings = settings
     app.state.engine = engine
     if settings.backend:
-        from sovkg.remote import install_error_handlers
-
-        install_error_handlers(app)
+        # a backend failure inside a page, dump or VoID route is a plain 502/503 (the SPARQL
+        # routes already turn these errors into plain answers)
+        for error in (BackendUnavailable, BackendTimeout):
+            app.add_exception_handler(error, _backend_failure)
     app.include_router(health.router)
     app.include_router(sparql.router)
     app.include_router(ui.router)
     for ld in (pages, linkeddata, dumps, void, shacl):  # Linked Data publishing
         app.include_router(ld.router)
     ui.mount_static(app)
-    # repeated reads answered from memory; inside the hardening layer, so limits, safety
+    # repeated reads answered from memory; inside the hardening layers, so limits, safety
     # headers and the access log still apply to every answer
     if settings.cache_bytes > 0:
         app.add_middleware(
             ResponseCache, generation=lambda: engine.generation, max_bytes=settings.cache_bytes
         )
-    # limits, safety headers, access log: the outermost layer, so keep it last
-    app.add_middleware(
-        HardeningMiddleware,
-        max_body=settings.max_body_bytes,
-        max_url=settings.max_url_bytes,
-        body_timeout=settings.body_timeout,
-        access_log=settings.access_log,
-    )
+    # limits, safety headers, access log: the outermost layers (the last added is outermost)
+    for layer in reversed(
+        layers(
+            max_body=settings.max_body_bytes,
+            max_url=settings.max_url_bytes,
+            body_timeout=settings.body_timeout,
+            access_log=settings.access_log,
+        )
+    ):
+        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
     return app
+
+
+def serving_app(settings: Settings, store: Store | None = None) -> FastAPI:
+    """The application a server process serves: :func:`create_app`, with the access log
+    written to stderr when the settings ask for one."""
+    if settings.access_log:
+        configure_access_log()
+    return create_app(settings, store)
 
 
 def app_from_env() -> FastAPI:
@@ -97,8 +115,4 @@ def app_from_env() -> FastAPI:
         store = Store.read_only(str(settings.store_path))
     else:
         store = open_store(None, settings.data_files)
-    if settings.access_log:
-        from sovkg.middleware import configure_access_log
-
-        configure_access_log()
-    return create_app(settings, store)
+    return serving_app(settings, store)

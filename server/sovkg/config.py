@@ -1,11 +1,23 @@
-"""One settings object for the server, from command-line flags and SOVKG_* variables."""
+"""Settings, the single source: every option of the server once, with its flag, its ``SOVKG_*``
+variable, its default (the :class:`Settings` field's), its type and its range check.
+
+``sovkg serve``'s flags are generated from :data:`OPTIONS`; :meth:`Settings.from_env` reads every
+variable; a flag given on the command line overrides the variable, which overrides the default.
+A value out of range raises :class:`SettingsError` with a one-line message naming the flag and
+the variable.
+"""
 
 from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass, field, fields
+from collections.abc import Callable, Iterable, Mapping
+from dataclasses import dataclass, fields
 from pathlib import Path
+from typing import Any, Literal
+from urllib.parse import urlsplit
+
+from sovkg.errors import ClientError
 
 #: where ``sovkg serve --workers N`` hands its settings to the worker processes
 SETTINGS_ENV = "SOVKG_SETTINGS_JSON"
@@ -13,9 +25,14 @@ SETTINGS_ENV = "SOVKG_SETTINGS_JSON"
 #: the namespace under which the things of the graph are minted
 DEFAULT_THING_BASE = "https://w3id.org/ksai/"
 
+#: where verdicts of past validations are kept unless ``SOVKG_CACHE_DIR`` says otherwise
+DEFAULT_CACHE_DIR = Path.home() / ".cache" / "sovkg"
 
-def _env(name: str, default: str | None = None) -> str | None:
-    return os.environ.get(f"SOVKG_{name}", default)
+MIB = 1024 * 1024
+
+
+class SettingsError(ClientError, ValueError):
+    """A setting that cannot be used; the message names the flag and the variable (exit 2)."""
 
 
 @dataclass(frozen=True)
@@ -34,11 +51,11 @@ class Settings:
     validate_on_start: bool = True
     thing_base: str = DEFAULT_THING_BASE
     #: query worker processes (killable at the time limit); 0 = threads in this process,
-    #: which cannot be stopped (the library default, for tests; ``sovkg serve`` uses 2)
-    query_workers: int = 0
+    #: which cannot be stopped
+    query_workers: int = 2
     #: most solutions/triples a query returns (cut results carry X-SPARQL-MaxRows)
     max_rows: int | None = 100_000
-    max_body_bytes: int = 8 * 1024 * 1024
+    max_body_bytes: int = 8 * MIB
     max_url_bytes: int = 8192
     #: seconds a client may take to send a request body
     body_timeout: float = 30.0
@@ -46,52 +63,392 @@ class Settings:
     allow_service: tuple[str, ...] = ()
     access_log: bool = True
     #: largest body POST /shacl reads (413 beyond it)
-    shacl_max_bytes: int = 2 * 1024 * 1024
+    shacl_max_bytes: int = 2 * MIB
     #: memory for the response cache of repeated reads (0 turns it off)
-    cache_bytes: int = 64 * 1024 * 1024
+    cache_bytes: int = 64 * MIB
     #: uvicorn's HTTP parser: "h11" (limits headers) or "httptools" (faster, behind a proxy)
     http: str = "h11"
     #: a SPARQL 1.1 query endpoint to serve in front of, instead of a local store
     backend: str | None = None
     #: the backend's update endpoint (default: ``backend``)
     backend_update: str | None = None
-    extra: dict[str, str] = field(default_factory=dict)
+    #: where validation verdicts are remembered (None: ``~/.cache/sovkg``)
+    cache_dir: Path | None = None
 
     @classmethod
-    def from_env(cls, **overrides: object) -> Settings:
-        """Settings from SOVKG_* environment variables, then explicit overrides."""
+    def from_env(
+        cls, overrides: Mapping[str, object] | None = None, env: Mapping[str, str] | None = None
+    ) -> Settings:
+        """Settings from the defaults, then every ``SOVKG_*`` variable, then ``overrides``
+        (field -> value; None means "not given"); raises :class:`SettingsError`."""
+        environ = os.environ if env is None else env
         values: dict[str, object] = {}
-        if (v := _env("HOST")) is not None:
-            values["host"] = v
-        if (v := _env("PORT")) is not None:
-            values["port"] = int(v)
-        if (v := _env("STORE")) is not None:
-            values["store_path"] = Path(v)
-        if (v := _env("QUERY_TIMEOUT")) is not None:
-            values["query_timeout"] = float(v)
-        if (v := _env("BASE_URL")) is not None:
-            values["base_url"] = v
-        if (v := _env("ALLOW_UPDATES")) is not None:
-            values["allow_updates"] = v.lower() in {"1", "true", "yes"}
-        if (v := _env("TOKEN")) is not None:
-            values["update_token"] = v
-        if (v := _env("SHACL_MAX_BYTES")) is not None:
-            values["shacl_max_bytes"] = int(v)
-        if (v := _env("BACKEND")) is not None:
-            values["backend"] = v
-        if (v := _env("BACKEND_UPDATE")) is not None:
-            values["backend_update"] = v
-        if (v := _env("HTTP")) is not None:
-            values["http"] = v
-        if (v := _env("CACHE_MIB")) is not None:
-            values["cache_bytes"] = int(float(v) * 1024 * 1024)
-        values.update({k: v for k, v in overrides.items() if v is not None})
-        return cls(**values)  # type: ignore[arg-type]
+        for option in OPTIONS:
+            text = environ.get(option.env)
+            if text is not None:
+                values[option.field] = option.from_text(text)
+        values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        settings = cls(**values)  # type: ignore[arg-type]
+        check(settings)
+        return settings
+
+
+Action = Literal["store", "true", "false", "list", "append"]
+
+
+def _flag_text(text: str) -> bool:
+    value = text.strip().lower()
+    if value in ("1", "true", "yes", "on"):
+        return True
+    if value in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("not a yes/no value (1, true, yes, on / 0, false, no, off)")
+
+
+@dataclass(frozen=True)
+class Option:
+    """One setting: the field it fills, its flag and variable, how its text is read, its
+    check. ``scale`` converts the unit people write (MiB) into the field's (bytes)."""
+
+    field: str
+    flag: str | None
+    env: str
+    type: Callable[[str], Any]
+    help: str
+    metavar: str | None = None
+    action: Action = "store"
+    choices: tuple[str, ...] | None = None
+    check: Callable[[Any], bool] | None = None
+    rule: str = ""
+    scale: int = 1
+
+    @property
+    def name(self) -> str:
+        """How messages name it: ``--flag (SOVKG_VAR)``, or the variable alone."""
+        return f"{self.flag} ({self.env})" if self.flag else self.env
+
+    def convert(self, value: Any) -> Any:
+        """A parsed value (flag or variable) as the field holds it."""
+        if self.action in ("list", "append"):
+            return tuple(value)
+        if self.scale != 1 and value is not None:
+            return int(value * self.scale)
+        return value
+
+    def from_text(self, text: str) -> Any:
+        """The field's value from the variable's text; raises :class:`SettingsError`."""
+        try:
+            if self.action in ("true", "false"):
+                return _flag_text(text)
+            if self.action in ("list", "append"):
+                sep = os.pathsep if self.type is Path else None
+                return self.convert([self.type(p) for p in text.split(sep) if p.strip()])
+            value = self.type(text.strip())
+        except ValueError as e:
+            raise SettingsError(f"{self.name}: cannot read {text!r}: {e}") from None
+        if self.choices is not None and value not in self.choices:
+            raise SettingsError(
+                f"{self.name} must be one of {', '.join(self.choices)}, not {text!r}"
+            )
+        return self.convert(value)
+
+    def problem(self, settings: Settings) -> str | None:
+        """What is wrong with the field's value in ``settings``, if anything."""
+        value = getattr(settings, self.field)
+        if self.check is None or value is None:
+            return None
+        if self.check(value):
+            return None
+        shown = value / self.scale if self.scale != 1 else value
+        return f"{self.name} must be {self.rule}, not {shown:g}"
+
+    def default_text(self) -> str:
+        """The default as a person writes it on the command line."""
+        default = _DEFAULTS[self.field]
+        if self.scale != 1 and isinstance(default, int):
+            return f"{default / self.scale:g}"
+        return str(default)
+
+
+def _at_least(n: float) -> Callable[[Any], bool]:
+    return lambda v: v >= n
+
+
+_POSITIVE = _at_least(0.0), "at least 0"
+_MORE_THAN_ZERO = (lambda v: v > 0), "more than 0"
+_PATH_ENV = "os.pathsep-separated"
+
+#: every option of ``sovkg serve``, in the order of ``--help``
+OPTIONS: tuple[Option, ...] = (
+    Option("host", "--host", "SOVKG_HOST", str, "address to listen on"),
+    Option(
+        "port",
+        "--port",
+        "SOVKG_PORT",
+        int,
+        "port to listen on",
+        check=lambda v: 0 <= v <= 65535,
+        rule="between 0 and 65535",
+    ),
+    Option(
+        "store_path",
+        "--store",
+        "SOVKG_STORE",
+        Path,
+        "RocksDB directory to keep the data in (default: in memory)",
+        metavar="STORE",
+    ),
+    Option(
+        "data_files",
+        "--data",
+        "SOVKG_DATA",
+        Path,
+        f"extra RDF files to load ({_PATH_ENV} in the variable)",
+        metavar="FILE",
+        action="list",
+    ),
+    Option(
+        "allow_updates",
+        "--allow-updates",
+        "SOVKG_ALLOW_UPDATES",
+        str,
+        "accept SPARQL updates (they need 'Authorization: Bearer $SOVKG_TOKEN')",
+        action="true",
+    ),
+    Option(
+        "update_token",
+        None,
+        "SOVKG_TOKEN",
+        str,
+        "the bearer token that updates must carry (never on the command line)",
+    ),
+    Option(
+        "query_timeout",
+        "--query-timeout",
+        "SOVKG_QUERY_TIMEOUT",
+        float,
+        "seconds a query may run",
+        metavar="S",
+        check=_MORE_THAN_ZERO[0],
+        rule=_MORE_THAN_ZERO[1],
+    ),
+    Option(
+        "base_url",
+        "--base-url",
+        "SOVKG_BASE_URL",
+        str,
+        "public base URL, e.g. https://w3id.org/ksai (default: from the request)",
+    ),
+    Option(
+        "workers",
+        "--workers",
+        "SOVKG_WORKERS",
+        int,
+        "server worker processes",
+        metavar="N",
+        check=_at_least(1),
+        rule="at least 1",
+    ),
+    Option(
+        "validate_on_start",
+        "--no-validate",
+        "SOVKG_VALIDATE",
+        str,
+        "start even if the data violates the shapes (SOVKG_VALIDATE=0 alike)",
+        action="false",
+    ),
+    Option(
+        "thing_base",
+        "--thing-base",
+        "SOVKG_THING_BASE",
+        str,
+        "the namespace of the graph's things, mapped to this server's /id/ pages",
+        metavar="IRI",
+    ),
+    Option(
+        "query_workers",
+        "--query-workers",
+        "SOVKG_QUERY_WORKERS",
+        int,
+        "query worker processes, killed and replaced at the time limit "
+        "(0 runs queries in threads, which cannot be stopped)",
+        metavar="N",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
+    ),
+    Option(
+        "max_rows",
+        "--max-rows",
+        "SOVKG_MAX_ROWS",
+        int,
+        "most solutions or triples a query returns; a cut result carries the header "
+        "X-SPARQL-MaxRows",
+        metavar="N",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
+    ),
+    Option(
+        "max_body_bytes",
+        "--max-body",
+        "SOVKG_MAX_BODY",
+        int,
+        "largest request body in bytes, 413 beyond",
+        metavar="BYTES",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
+    ),
+    Option(
+        "max_url_bytes",
+        "--max-url",
+        "SOVKG_MAX_URL",
+        int,
+        "longest request URL in bytes, 414 beyond",
+        metavar="BYTES",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
+    ),
+    Option(
+        "body_timeout",
+        "--body-timeout",
+        "SOVKG_BODY_TIMEOUT",
+        float,
+        "seconds a client may take to send a request body, 408 beyond",
+        metavar="S",
+        check=_MORE_THAN_ZERO[0],
+        rule=_MORE_THAN_ZERO[1],
+    ),
+    Option(
+        "allow_service",
+        "--allow-service",
+        "SOVKG_ALLOW_SERVICE",
+        str,
+        "let SERVICE and LOAD call endpoints under this URL prefix (repeatable; "
+        "space-separated in the variable; default: no outbound requests at all)",
+        metavar="URL-PREFIX",
+        action="append",
+    ),
+    Option(
+        "access_log",
+        "--no-access-log",
+        "SOVKG_ACCESS_LOG",
+        str,
+        "do not log requests as JSON on stderr (SOVKG_ACCESS_LOG=0 alike)",
+        action="false",
+    ),
+    Option(
+        "shacl_max_bytes",
+        "--shacl-max-bytes",
+        "SOVKG_SHACL_MAX_BYTES",
+        int,
+        "largest body POST /shacl validates, 413 beyond",
+        metavar="BYTES",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
+    ),
+    Option(
+        "cache_bytes",
+        "--cache-mib",
+        "SOVKG_CACHE_MIB",
+        float,
+        "memory for answers to repeated reads, in MiB per worker (0 turns it off)",
+        metavar="MIB",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
+        scale=MIB,
+    ),
+    Option(
+        "http",
+        "--http",
+        "SOVKG_HTTP",
+        str,
+        "HTTP parser: h11 (limits the request line and headers to 64 KiB) or httptools "
+        "(several times faster, no header limit: only behind a proxy that has one; "
+        "pip install httptools)",
+        choices=("h11", "httptools"),
+    ),
+    Option(
+        "backend",
+        "--backend",
+        "SOVKG_BACKEND",
+        str,
+        "serve in front of this SPARQL 1.1 query endpoint instead of loading the data "
+        "(e.g. http://127.0.0.1:7878/query of 'oxigraph serve --union-default-graph'); "
+        "not with --store or --data",
+        metavar="URL",
+    ),
+    Option(
+        "backend_update",
+        "--backend-update",
+        "SOVKG_BACKEND_UPDATE",
+        str,
+        "the backend's update endpoint, used with --allow-updates (default: --backend)",
+        metavar="URL",
+    ),
+    Option(
+        "cache_dir",
+        None,
+        "SOVKG_CACHE_DIR",
+        Path,
+        "where verdicts of past validations are kept (default ~/.cache/sovkg)",
+    ),
+)
+
+_DEFAULTS: dict[str, object] = {f.name: f.default for f in fields(Settings)}
+_BY_FIELD = {o.field: o for o in OPTIONS}
+assert set(_BY_FIELD) == set(_DEFAULTS), "every Settings field has exactly one option"
+
+
+def option(field: str) -> Option:
+    """The option that fills ``field``."""
+    return _BY_FIELD[field]
+
+
+def check(settings: Settings) -> None:
+    """Raise :class:`SettingsError` on the first value out of range or combination that
+    cannot work."""
+    for o in OPTIONS:
+        problem = o.problem(settings)
+        if problem:
+            raise SettingsError(problem)
+    problem = _combination_problem(settings)
+    if problem:
+        raise SettingsError(problem)
+
+
+def _combination_problem(s: Settings) -> str | None:
+    if s.workers > 1 and s.allow_updates:
+        return (
+            "several workers serve read-only (each holds its own copy of the data): use "
+            "--workers 1 with --allow-updates"
+        )
+    if s.allow_updates and not s.update_token:
+        return (
+            "--allow-updates needs a bearer token for clients to send: set SOVKG_TOKEN "
+            "(e.g. SOVKG_TOKEN=$(openssl rand -hex 32)); refusing to accept anonymous updates"
+        )
+    if s.backend or s.backend_update:
+        if not s.backend:
+            return "--backend-update needs --backend (the query endpoint)"
+        if s.store_path is not None or s.data_files:
+            return (
+                "--backend serves the data of another SPARQL store; --store and --data load a "
+                "local copy: use one or the other"
+            )
+        for url in (s.backend, s.backend_update):
+            if url and (urlsplit(url).scheme not in ("http", "https") or not urlsplit(url).netloc):
+                return f"the backend URL {url!r} is not an http(s) URL"
+    return None
+
+
+def cache_dir() -> Path:
+    """Where verdicts of past validations are kept (``SOVKG_CACHE_DIR``, read now)."""
+    text = os.environ.get(option("cache_dir").env)
+    return Path(text) if text else DEFAULT_CACHE_DIR
 
 
 def settings_to_json(settings: Settings) -> str:
     """The settings as JSON, to hand them to server worker processes."""
-    values = {}
+    values: dict[str, object] = {}
     for f in fields(settings):
         v = getattr(settings, f.name)
         if isinstance(v, Path):
@@ -105,8 +462,19 @@ def settings_to_json(settings: Settings) -> str:
 def settings_from_json(text: str) -> Settings:
     """The inverse of :func:`settings_to_json`."""
     values = json.loads(text)
-    if values.get("store_path") is not None:
-        values["store_path"] = Path(values["store_path"])
+    for name in ("store_path", "cache_dir"):
+        if values.get(name) is not None:
+            values[name] = Path(values[name])
     values["data_files"] = tuple(Path(p) for p in values.get("data_files", ()))
     values["allow_service"] = tuple(values.get("allow_service", ()))
     return Settings(**values)
+
+
+def overrides_from(parsed: Mapping[str, object], options: Iterable[Option] = OPTIONS) -> dict:
+    """Field values from parsed flags (``dest`` = field name; None = flag not given)."""
+    out: dict[str, object] = {}
+    for o in options:
+        value = parsed.get(o.field)
+        if value is not None:
+            out[o.field] = o.convert(value)
+    return out

@@ -12,9 +12,9 @@ from fastapi.responses import JSONResponse, PlainTextResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sovkg.linkeddata.dumps import Dump
-from sovkg.linkeddata.render import html_response, render
-from sovkg.linkeddata.web import lang_query, language, ld_state, public_base, root_path
 from sovkg.negotiation import negotiate, parse_accept, quality
+from sovkg.routes.render import html_response, render
+from sovkg.routes.web import lang_query, language, ld_state, public_base, root_path
 
 router = APIRouter()
 
@@ -87,6 +87,7 @@ async def dumps_index(request: Request) -> Response:
     dumps = await run_in_threadpool(ld_state(request).dumps.all)
     entries = listing(request, dumps)
     fmt = request.query_params.get("format")
+    chosen: str | None
     if fmt in ("json", "html"):
         chosen = "application/json" if fmt == "json" else "text/html"
     else:

@@ -11,24 +11,25 @@ from urllib.parse import unquote
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from pyoxigraph import NamedNode, Triple
+from pyoxigraph import NamedNode, Store, Triple
 from starlette.concurrency import run_in_threadpool
 
 from sovkg.dataset import GRAPH_BASE
+from sovkg.errors import UnknownFormatError
 from sovkg.linkeddata.describe import describe, is_known, serialize_triples
 from sovkg.linkeddata.ontodoc import build_ontology_page, build_shapes_page
-from sovkg.linkeddata.render import html_response, render
 from sovkg.linkeddata.represent import (
     HTML,
     RESOURCE_REPRESENTATIONS,
     Representation,
-    UnknownFormat,
     alternates,
     choose,
     link_header,
     vary,
 )
-from sovkg.linkeddata.web import (
+from sovkg.namespaces import PREFIXES
+from sovkg.routes.render import html_response, render
+from sovkg.routes.web import (
     builder_for,
     lang_query,
     language,
@@ -37,7 +38,6 @@ from sovkg.linkeddata.web import (
     root_path,
     store_of,
 )
-from sovkg.namespaces import PREFIXES
 
 router = APIRouter()
 
@@ -47,7 +47,7 @@ _OFFERS = RESOURCE_REPRESENTATIONS
 def _negotiate(request: Request) -> Representation | Response:
     try:
         rep = choose(request.query_params.get("format"), request.headers.get("accept"), _OFFERS)
-    except UnknownFormat as e:
+    except UnknownFormatError as e:
         return PlainTextResponse(f"{e}\n", status_code=400)
     if rep is None:
         offered = ", ".join(r.media_type for r in _OFFERS)
@@ -92,7 +92,7 @@ def _raw_thing_path(request: Request) -> str:
     return text[index + 1 :] if index >= 0 else "id/" + request.path_params.get("path", "")
 
 
-def _known_iri(store, iri: str) -> bool:  # type: ignore[no-untyped-def]
+def _known_iri(store: Store, iri: str) -> bool:
     """Whether ``iri`` is a valid IRI the graph knows (a junk path is simply not found)."""
     try:
         return is_known(store, NamedNode(iri))

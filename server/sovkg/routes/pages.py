@@ -9,8 +9,8 @@ from fastapi.responses import FileResponse, Response
 from starlette.concurrency import run_in_threadpool
 
 from sovkg.linkeddata.home import build_home
-from sovkg.linkeddata.render import html_response, render
-from sovkg.linkeddata.web import builder_for, lang_query, language, root_path, store_of
+from sovkg.routes.render import html_response, render
+from sovkg.routes.web import builder_for, lang_query, language, root_path, store_of
 
 router = APIRouter()
 

@@ -1,4 +1,5 @@
-"""HTML rendering: one Jinja2 environment (autoescaping on) and the headers every page gets."""
+"""HTML rendering for the route handlers: one Jinja2 environment (autoescaping on) and the
+headers every page gets."""
 
 from __future__ import annotations
 
@@ -8,8 +9,8 @@ from jinja2 import Environment, FileSystemLoader, StrictUndefined
 from starlette.responses import HTMLResponse
 
 from sovkg import __version__
+from sovkg.http.headers import DEFAULT_CSP
 from sovkg.linkeddata.i18n import texts
-from sovkg.middleware import DEFAULT_CSP
 
 TEMPLATE_DIR = Path(__file__).resolve().parent.parent / "templates"
 

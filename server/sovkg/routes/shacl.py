@@ -15,19 +15,19 @@ from pyoxigraph import Quad, RdfFormat
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
+from sovkg.errors import InputError
 from sovkg.formats import RDF_FORMATS
-from sovkg.linkeddata.render import html_response, render
 from sovkg.linkeddata.shacl import (
     INPUT_FORMATS,
-    InputError,
     format_for_part,
     input_format,
     media_type_of,
     parse_input,
     validate_posted,
 )
-from sovkg.linkeddata.web import lang_query, language, root_path
 from sovkg.negotiation import negotiate
+from sovkg.routes.render import html_response, render
+from sovkg.routes.web import lang_query, language, root_path
 from sovkg.validation import Report
 
 router = APIRouter()
@@ -100,7 +100,7 @@ async def _from_multipart(
         form = await Request(request.scope, replay).form(
             max_files=4, max_fields=8, max_part_size=limit
         )
-    except Exception as e:
+    except Exception as e:  # noqa: BLE001 - the multipart parser's errors have no common base
         raise InputError(400, f"cannot read the multipart body: {e}") from None
     data = await _part(form, "data", _named_format(str(form.get("format") or "")))
     if data is None:

@@ -8,9 +8,10 @@ from fastapi.responses import PlainTextResponse, Response
 from pyoxigraph import serialize
 from starlette.concurrency import run_in_threadpool
 
-from sovkg.linkeddata.represent import RDF_REPRESENTATIONS, Representation, UnknownFormat, choose
+from sovkg.errors import UnknownFormatError
+from sovkg.linkeddata.represent import RDF_REPRESENTATIONS, Representation, choose
 from sovkg.linkeddata.void import VOID_PREFIXES, void_triples
-from sovkg.linkeddata.web import ld_state, public_base
+from sovkg.routes.web import ld_state, public_base
 
 router = APIRouter()
 
@@ -46,7 +47,7 @@ async def void(request: Request) -> Response:
         rep = choose(
             request.query_params.get("format"), request.headers.get("accept"), RDF_REPRESENTATIONS
         )
-    except UnknownFormat as e:
+    except UnknownFormatError as e:
         return PlainTextResponse(f"{e}\n", status_code=400)
     if rep is None:
         offered = ", ".join(r.media_type for r in RDF_REPRESENTATIONS)

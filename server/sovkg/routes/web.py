@@ -1,5 +1,6 @@
 """What every Linked Data handler needs from a request: the store, the IRI mapping, the page
-language, a page builder, the public base URL."""
+language, a page builder, the public base URL (the framework-free ``sovkg.linkeddata`` takes
+these, never the request)."""
 
 from __future__ import annotations
 

@@ -1,0 +1,155 @@
+"""One function per sub-command of ``sovkg``; each returns the exit code."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+from pyoxigraph import Store
+
+from sovkg.cli.args import parser
+from sovkg.cli.server import require_parser, run_server
+from sovkg.config import Settings, overrides_from
+from sovkg.dataset import open_store
+from sovkg.engine import QueryJob, evaluate
+from sovkg.engine.remote import RemoteStore
+from sovkg.engine.table import format_result
+from sovkg.errors import EXIT_FAILED, EXIT_USAGE, SovkgError
+from sovkg.export import export_dataset
+from sovkg.formats import RDF_FORMATS
+from sovkg.namespaces import PREFIXES
+from sovkg.validation import validate_files, validate_store
+
+EXIT_OK = 0
+
+
+def _err(message: str) -> None:
+    print(f"sovkg: {message}", file=sys.stderr)
+
+
+class _Refused(Exception):
+    """The server will not start on this data (exit 1); the message says why."""
+
+
+def serve(args: argparse.Namespace) -> int:
+    """``sovkg serve``: load (or reach) the data, validate it, serve it."""
+    settings = Settings.from_env(overrides_from(vars(args)))
+    require_parser(settings.http)
+    started = time.perf_counter()
+    try:
+        store, note = _backend_data(settings) if settings.backend else _local_data(settings)
+    except _Refused as e:
+        _err(str(e))
+        return EXIT_FAILED
+    print(
+        f"sovkg: {note} in {time.perf_counter() - started:.2f}s; "
+        f"serving on http://{settings.host}:{settings.port}/sparql",
+        file=sys.stderr,
+    )
+    if settings.workers > 1:
+        store = None  # each worker holds its own copy (read-only); this one is not needed
+    run_server(settings, store)
+    return EXIT_OK
+
+
+def _local_data(settings: Settings) -> tuple[Store, str]:
+    store = open_store(settings.store_path, settings.data_files)
+    if settings.validate_on_start:
+        report = validate_store(store)
+        if report is not None and not report.conforms:
+            sys.stderr.write(report.text())
+            raise _Refused("the data violates the shapes; fix it or start with --no-validate")
+    return store, f"{len(store)} quads ready"
+
+
+def _backend_data(settings: Settings) -> tuple[None, str]:
+    """No local data: validate a fetched copy of the backend's, if asked to."""
+    assert settings.backend is not None
+    if not settings.validate_on_start:
+        note = "the backend's data is NOT validated against the shapes (--no-validate)"
+        return None, f"{settings.backend}: {note}"
+    remote = RemoteStore(settings.backend, settings.query_timeout)
+    try:
+        copy = Store()
+        copy.extend(remote)
+    except Exception as e:  # noqa: BLE001 - whatever the backend did, say so and stop
+        raise _Refused(
+            f"{e}; cannot fetch the backend's data to validate it against the shapes "
+            "(start with --no-validate to serve anyway: /health answers 503 until the "
+            "backend does)"
+        ) from None
+    finally:
+        remote.close()
+    report = validate_store(copy)
+    if report is not None and not report.conforms:
+        sys.stderr.write(report.text())
+        raise _Refused("the backend's data violates the shapes; fix it or start with --no-validate")
+    note = f"{len(copy)} quads fetched from the backend and validated against the shapes"
+    return None, f"{settings.backend}: {note}"
+
+
+def validate(args: argparse.Namespace) -> int:
+    """``sovkg validate``: SHACL over the shipped graph or the given files."""
+    report = validate_files(args.files, args.shapes, with_ontology=not args.without_ontology)
+    if args.format == "text":
+        sys.stdout.write(report.text())
+    else:
+        sys.stdout.write(report.serialize("turtle" if args.format == "turtle" else "json-ld"))
+    return EXIT_OK if report.conforms else EXIT_FAILED
+
+
+def export(args: argparse.Namespace) -> int:
+    """``sovkg export``: the whole dataset in one syntax."""
+    store = open_store(None, args.data)
+    fmt = RDF_FORMATS[args.format]
+    if args.output:
+        with args.output.open("wb") as out:
+            export_dataset(store, fmt, out)
+    else:
+        sys.stdout.buffer.write(export_dataset(store, fmt) or b"")
+    return EXIT_OK
+
+
+def query(args: argparse.Namespace) -> int:
+    """``sovkg query``: one query against the local graph."""
+    text = args.query
+    if text.startswith("@"):
+        path = Path(text[1:])
+        try:
+            text = path.read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as e:
+            _err(f"cannot read query file {path}: {e}")
+            return EXIT_USAGE
+    store = open_store(None, args.data)
+    try:
+        result = evaluate(store, QueryJob(text, prefixes=PREFIXES))
+        sys.stdout.buffer.write(format_result(result, args.format))
+    except SyntaxError as e:
+        _err(f"SPARQL syntax error: {e}")
+        return EXIT_FAILED
+    return EXIT_OK
+
+
+COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
+    "serve": serve,
+    "validate": validate,
+    "export": export,
+    "query": query,
+}
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Entry point of ``sovkg``; returns the exit code."""
+    args = parser().parse_args(argv)
+    try:
+        return COMMANDS[args.command](args)
+    except SovkgError as e:  # unreadable input, a bad setting (exit 2), a failed run (1)
+        _err(str(e))
+        return e.exit_code
+    except KeyboardInterrupt:
+        return 130
+    except BrokenPipeError:
+        return EXIT_OK

@@ -1,0 +1,167 @@
+"""The access log: one JSON object per request (method, path, query string with anything
+token-like blanked, status, duration, bytes, client), never a header; logger ``sovkg.access``.
+
+Lines are written to stderr in batches by a thread of their own (:func:`configure_access_log`),
+so a request costs an append, not a lock, a flush and a thread wake-up.
+"""
+
+from __future__ import annotations
+
+import atexit
+import collections
+import json
+import logging
+import re
+import sys
+import threading
+import time
+from typing import TextIO
+from urllib.parse import parse_qsl, unquote_plus, urlencode
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+ACCESS_LOGGER = "sovkg.access"
+
+#: query parameters whose values never reach the log
+_SECRET_NAME = re.compile(r"token|key|secret|passw|auth|session|cookie|credential|sig", re.I)
+#: how much of a path or query string is logged
+_LOG_LIMIT = 256  # enough to recognise a request; escaping whole SPARQL texts cost 15 µs each
+
+_js = json.encoder.encode_basestring_ascii  # a JSON string literal, quotes included
+
+
+def redact_query_string(raw: bytes) -> str:
+    """The query string for the log, with the values of token-like parameters blanked."""
+    text = raw.decode("latin-1")
+    if not text:
+        return ""
+    # look at the parameter names alone first: parsing and unquoting long SPARQL values on every
+    # request cost more than the rest of the log line
+    names = (unquote_plus(part.partition("=")[0]) for part in text.split("&"))
+    if not any(_SECRET_NAME.search(name) for name in names):
+        return text[:_LOG_LIMIT]
+    pairs = parse_qsl(text, keep_blank_values=True)
+    return urlencode([(k, "***" if _SECRET_NAME.search(k) else v) for k, v in pairs])[:_LOG_LIMIT]
+
+
+_stamp: tuple[int, str] = (0, "")
+
+
+def _timestamp() -> str:
+    """The current second as ISO 8601, formatted once a second rather than once a request."""
+    global _stamp
+    now = int(time.time())
+    if _stamp[0] != now:
+        _stamp = (now, time.strftime("%Y-%m-%dT%H:%M:%S%z", time.localtime(now)))
+    return _stamp[1]
+
+
+def log_line(scope: Scope, status: int, size: int, started: float) -> str:
+    """The JSON object of one request, written out by hand: json.dumps of a whole dict cost
+    more than the rest of a cached answer; the strings are still escaped by json's C encoder."""
+    client = scope.get("client")
+    return (
+        f'{{"ts": "{_timestamp()}", "method": {_js(scope.get("method", ""))}, '
+        f'"path": {_js(scope.get("path", "")[:_LOG_LIMIT])}, '
+        f'"query": {_js(redact_query_string(scope.get("query_string", b"")))}, '
+        f'"status": {int(status)}, '
+        f'"ms": {round((time.perf_counter() - started) * 1000, 1)}, '
+        f'"bytes": {int(size)}, '
+        f'"client": {_js(client[0]) if client else "null"}}}'
+    )
+
+
+class AccessLog:
+    """Logs every HTTP request that passes through it (a failure that escapes is a 500)."""
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+        self.log = logging.getLogger(ACCESS_LOGGER)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 0
+        size = 0
+
+        async def send_logged(message: Message) -> None:
+            nonlocal status, size
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            elif message["type"] == "http.response.body":
+                size += len(message.get("body", b""))
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_logged)
+        except BaseException:
+            if not status:
+                status = 500
+            raise
+        finally:
+            line = log_line(scope, status, size, started)
+            if _sink is not None:
+                _sink.put(line)  # the configured stderr writer, without a LogRecord per request
+            else:
+                self.log.info(line)
+
+
+class BatchingHandler(logging.Handler):
+    """Keeps formatted lines in a bounded buffer that a writer thread empties in one write every
+    0.1 s. When nobody reads stderr the oldest lines are dropped; requests are never slowed."""
+
+    def __init__(self, stream: TextIO, max_lines: int = 10_000, interval: float = 0.1) -> None:
+        super().__init__()
+        self._lines: collections.deque[str] = collections.deque(maxlen=max_lines)
+        self._stream = stream
+        self._interval = interval
+        threading.Thread(target=self._drain_forever, name="access-log", daemon=True).start()
+        atexit.register(self.flush)
+
+    def handle(self, record: logging.LogRecord) -> bool:  # deque.append is atomic: no lock
+        self._lines.append(record.getMessage())
+        return True
+
+    def emit(self, record: logging.LogRecord) -> None:
+        self.handle(record)
+
+    def put(self, line: str) -> None:
+        """Queue one line (the access log's fast path: no LogRecord)."""
+        self._lines.append(line)
+
+    def _drain_forever(self) -> None:
+        while True:
+            time.sleep(self._interval)
+            self.flush()
+
+    def flush(self) -> None:
+        """Write what is buffered, in one write."""
+        lines = []
+        try:
+            while True:
+                lines.append(self._lines.popleft())
+        except IndexError:
+            pass
+        if lines:
+            try:
+                self._stream.write("\n".join(lines) + "\n")
+                self._stream.flush()
+            except (OSError, ValueError):
+                pass  # a closed or broken stderr loses log lines, never requests
+
+
+_sink: BatchingHandler | None = None  # set by configure_access_log
+
+
+def configure_access_log(stream: TextIO | None = None) -> None:
+    """Send the access log to stderr (one JSON line per request), written in batches."""
+    global _sink
+    logger = logging.getLogger(ACCESS_LOGGER)
+    if any(isinstance(h, BatchingHandler) for h in logger.handlers):
+        return
+    _sink = BatchingHandler(stream or sys.stderr)
+    logger.addHandler(_sink)
+    logger.setLevel(logging.INFO)
+    logger.propagate = False

@@ -1,0 +1,141 @@
+"""Limits of a request: URL length (414), body size (413, decided from ``Content-Length`` before
+reading, and by counting while a chunked body arrives), and a deadline for receiving the body
+(408) against clients that trickle it.
+
+What it does not cover: a client that trickles the request line and headers is uvicorn's
+(``h11_max_incomplete_event_size`` bounds their size; uvicorn has no deadline for them, so put
+a reverse proxy with one in front of a public deployment); idle keep-alive connections are
+closed after ``timeout_keep_alive`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+
+class _BodyTooLarge(Exception):
+    pass
+
+
+class _Disconnected(Exception):
+    pass
+
+
+async def send_plain(send: Send, status: int, message: str) -> None:
+    """A plain-text answer that closes the connection (the request was not read in full)."""
+    body = (message.rstrip("\n") + "\n").encode("utf-8")
+    await send(
+        {
+            "type": "http.response.start",
+            "status": status,
+            "headers": [
+                (b"content-type", b"text/plain; charset=utf-8"),
+                (b"content-length", str(len(body)).encode()),
+                (b"x-content-type-options", b"nosniff"),
+                (b"connection", b"close"),
+            ],
+        }
+    )
+    await send({"type": "http.response.body", "body": body})
+
+
+def has_header(scope: Scope, name: bytes) -> bool:
+    """Whether the request has a header called ``name`` (lower case)."""
+    return any(k.lower() == name for k, _ in scope.get("headers", []))
+
+
+def content_length(scope: Scope) -> int | None:
+    """The declared body length; None without the header, -1 when it is not a number."""
+    for k, v in scope.get("headers", []):
+        if k.lower() == b"content-length":
+            value = v.strip()
+            return int(value) if value.isdigit() and len(value) < 20 else -1
+    return None
+
+
+class RequestLimits:
+    """Answers 414, 413, 400 or 408 instead of passing on a request over the limits; passes a
+    body it had to read (to count or time it) on to the application whole."""
+
+    def __init__(
+        self,
+        app: ASGIApp,
+        *,
+        max_body: int = 8 * 1024 * 1024,
+        max_url: int = 8192,
+        body_timeout: float = 30.0,
+    ) -> None:
+        self.app = app
+        self.max_body = max_body
+        self.max_url = max_url
+        self.body_timeout = body_timeout
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
+        if len(path) + len(scope.get("query_string", b"")) + 1 > self.max_url:
+            await send_plain(
+                send, 414, f"the URL is longer than this server's limit of {self.max_url} bytes"
+            )
+            return
+        declared = content_length(scope)
+        if declared == -1:
+            await send_plain(send, 400, "the Content-Length header is not a number")
+            return
+        if declared is not None and declared > self.max_body:
+            await send_plain(send, 413, self._too_large())
+            return
+        if (
+            scope.get("method") in ("GET", "HEAD", "OPTIONS")
+            and declared is None
+            and not has_header(scope, b"transfer-encoding")
+        ):
+            # a read without a body (RFC 9112 §6.3): nothing to limit or time; the app reads
+            # the request as is (the common case, and the cached one, costs no extra task)
+            await self.app(scope, receive, send)
+            return
+        try:
+            body = await asyncio.wait_for(self._read_body(receive), self.body_timeout)
+        except _BodyTooLarge:
+            await send_plain(send, 413, self._too_large())
+            return
+        except TimeoutError:
+            await send_plain(
+                send, 408, f"the request body did not arrive within {self.body_timeout:g} s"
+            )
+            return
+        except _Disconnected:
+            return
+
+        replayed = False
+
+        async def replay() -> Message:
+            nonlocal replayed
+            if not replayed:
+                replayed = True
+                return {"type": "http.request", "body": body, "more_body": False}
+            return await receive()
+
+        await self.app(scope, replay, send)
+
+    async def _read_body(self, receive: Receive) -> bytes:
+        chunks: list[bytes] = []
+        size = 0
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _Disconnected
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body:
+                raise _BodyTooLarge
+            chunks.append(chunk)
+            if not message.get("more_body", False):
+                return b"".join(chunks)
+
+    def _too_large(self) -> str:
+        return f"the request body is larger than this server's limit of {self.max_body} bytes"
