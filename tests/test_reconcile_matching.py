@@ -4,10 +4,15 @@ questions over the API)."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyoxigraph import Store
 from sovkg.linkeddata.namekeys import name_key, query_variants
 from sovkg.linkeddata.reconcile import PropertyQuery, Query, ReconcileIndex, build_index
+from sovkg.linkeddata.reconcile_api import ReconcileError, parse_batch
 
 from tests.reconcile.spec import surface_forms
 
@@ -211,3 +216,33 @@ def test_suggest_pages_with_a_cursor(index: ReconcileIndex) -> None:
 def test_a_value_that_is_no_iri_matches_nothing(index: ReconcileIndex) -> None:
     odd = PropertyQuery(ORG + "memberOf", ("not an iri>",), (True,))
     assert index.reconcile(Query(None, properties=(odd,))) == []
+
+
+# anything a client sends
+
+
+_JSON = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.floats(allow_nan=False) | st.text(max_size=30),
+    lambda inner: (
+        st.lists(inner, max_size=4) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(batch=st.dictionaries(st.text(max_size=5), _JSON, max_size=3) | _JSON)
+def test_any_json_batch_is_read_or_refused_with_a_reason(batch: object) -> None:
+    try:
+        parse_batch(json.dumps(batch))
+    except ReconcileError as e:
+        assert str(e) and 400 <= e.status < 500
+
+
+@settings(max_examples=200, deadline=None)
+@given(text=st.text(min_size=1, max_size=60))
+def test_any_text_is_a_query(index: ReconcileIndex, text: str) -> None:
+    cands = index.reconcile(Query(text, limit=3))
+    assert len(cands) <= 3
+    assert sum(c.match for c in cands) <= 1
+    assert all(isinstance(e.id, str) for e, _ in index.suggest(text))
