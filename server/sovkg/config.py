@@ -64,6 +64,13 @@ class Settings:
     access_log: bool = True
     #: largest body POST /shacl reads (413 beyond it)
     shacl_max_bytes: int = 2 * MIB
+    #: MiB each worker process (queries, updates, SHACL) may grow by; None: from the machine's
+    #: memory (see ``sovkg.engine.bounds.default_memory_mib``); 0: no limit
+    query_memory: int | None = None
+    #: seconds one SHACL validation may run (503 beyond it)
+    shacl_timeout: float = 30.0
+    #: SHACL validations at once (each in a worker process); 503 + Retry-After beyond it
+    shacl_concurrency: int = 2
     #: memory for the response cache of repeated reads (0 turns it off)
     cache_bytes: int = 64 * MIB
     #: uvicorn's HTTP parser: "h11" (limits headers) or "httptools" (faster, behind a proxy)
@@ -344,6 +351,39 @@ OPTIONS: tuple[Option, ...] = (
         metavar="BYTES",
         check=_POSITIVE[0],
         rule=_POSITIVE[1],
+    ),
+    Option(
+        "query_memory",
+        "--query-memory",
+        "SOVKG_QUERY_MEMORY",
+        int,
+        "MiB of memory each worker process (query, update, SHACL) may take for a job; past it "
+        "the worker is ended and replaced and the client gets 503 (0: no limit; default: an "
+        "eighth of the machine's memory shared by all workers, 256 to 1024 each)",
+        metavar="MIB",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
+    ),
+    Option(
+        "shacl_timeout",
+        "--shacl-timeout",
+        "SOVKG_SHACL_TIMEOUT",
+        float,
+        "seconds a POST /shacl validation may run; its worker is killed beyond, 503",
+        metavar="S",
+        check=_MORE_THAN_ZERO[0],
+        rule=_MORE_THAN_ZERO[1],
+    ),
+    Option(
+        "shacl_concurrency",
+        "--shacl-concurrency",
+        "SOVKG_SHACL_CONCURRENCY",
+        int,
+        "POST /shacl validations at once, each in its own worker process; 503 with "
+        "Retry-After beyond",
+        metavar="N",
+        check=_at_least(1),
+        rule="at least 1",
     ),
     Option(
         "cache_bytes",

@@ -87,16 +87,44 @@ class QueryTimeout(SovkgError):
     status = 503
 
 
+#: the same failure, for jobs that are not queries (SHACL validations)
+JobTimeout = QueryTimeout
+
+
 class WorkersBusy(SovkgError):
-    """No worker became free within the time limit."""
+    """No worker became free within the time limit, or a cap on concurrent jobs was reached;
+    ``retry_after`` is the Retry-After the client gets (seconds)."""
 
     status = 503
+
+    def __init__(self, message: str, retry_after: int = 1) -> None:
+        super().__init__(message)
+        self.retry_after = retry_after
 
 
 class WorkerFailed(SovkgError):
     """A worker died while running an operation (for example out of memory)."""
 
     status = 503
+
+
+class MemoryLimitReached(WorkerFailed):
+    """A job needed more memory than a worker may have; its worker was ended and replaced."""
+
+    def __init__(self, limit_mib: int, what: str = "this operation") -> None:
+        super().__init__(
+            f"the memory limit of {limit_mib} MiB per worker was reached while running {what}; "
+            "it was stopped"
+        )
+        self.limit_mib = limit_mib
+        self.what = what
+
+    def __reduce__(self) -> tuple[object, ...]:
+        return (type(self), (self.limit_mib, self.what))
+
+
+class EngineCrashed(WorkerFailed):
+    """The query engine (pyoxigraph) crashed on a job; the message names the job."""
 
 
 # ---- a SPARQL backend over HTTP (``--backend``) -------------------------------------------

@@ -7,6 +7,7 @@ from typing import Protocol
 
 from pyoxigraph import Store
 
+from sovkg.engine.bounds import MemorySettings, worker_memory_mib
 from sovkg.engine.guarded import GuardedRunner
 from sovkg.engine.jobs import Runner
 from sovkg.engine.pool import ProcessRunner
@@ -47,7 +48,14 @@ def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
     """The runner for a server: a guarded process pool, or threads with ``query_workers`` 0."""
     inner: Runner
     if settings.query_workers > 0:
-        inner = ProcessRunner(store, workers=settings.query_workers, timeout=settings.query_timeout)
+        inner = ProcessRunner(
+            store,
+            workers=settings.query_workers,
+            timeout=settings.query_timeout,
+            memory_mib=worker_memory_mib(settings)
+            if isinstance(settings, MemorySettings)
+            else None,
+        )
     else:
         inner = ThreadRunner(store)
     return guarded(inner, settings)

@@ -41,9 +41,10 @@ from typing import Any
 
 from pyoxigraph import RdfFormat, Store
 
+from sovkg.engine.bounds import MEMORY_ENV, StderrTail, death_error
 from sovkg.engine.execute import execute_update
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
-from sovkg.errors import QueryTimeout, WorkerFailed, WorkersBusy
+from sovkg.errors import QueryTimeout, WorkersBusy
 
 #: the module a worker process runs (see ``sovkg.engine.worker``)
 WORKER_MODULE = "sovkg.engine.worker"
@@ -63,10 +64,17 @@ def _rebuild_error(name: str, message: str) -> Exception:
     return RuntimeError(message)
 
 
+def _shown(payload: object) -> str:
+    """The operation's text, shortened, for an error message."""
+    text = str(getattr(payload, "query", None) or getattr(payload, "update", None) or "")
+    text = " ".join(text.split())
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 class _Worker:
     """One worker process and the socket to it."""
 
-    def __init__(self, version: int, snapshot: Path) -> None:
+    def __init__(self, version: int, snapshot: Path, memory_mib: int | None = None) -> None:
         ours, theirs = socket.socketpair()
         # -P and cwd="/": the worker imports the installed package, never the caller's folder
         self.proc = subprocess.Popen(
@@ -83,10 +91,14 @@ class _Worker:
             pass_fds=(theirs.fileno(),),
             stdin=subprocess.DEVNULL,
             stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # kept, to tell why a worker died (bounds.StderrTail)
+            env={**os.environ, MEMORY_ENV: str(memory_mib or 0)},
             cwd="/",
             close_fds=True,
         )
         theirs.close()
+        assert self.proc.stderr is not None
+        self.stderr = StderrTail(self.proc.stderr)
         self.conn = Connection(ours.detach())
         self.ready = False
 
@@ -117,11 +129,14 @@ class _Worker:
 class ProcessRunner:
     """A pool of worker processes for queries, with this process's store as the one writer."""
 
-    def __init__(self, store: Store, workers: int = 2, timeout: float = 30.0) -> None:
+    def __init__(
+        self, store: Store, workers: int = 2, timeout: float = 30.0, memory_mib: int | None = None
+    ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
         self.store = store
         self.timeout = timeout
+        self.memory_mib = memory_mib
         self.size = workers
         self._dir = Path(tempfile.mkdtemp(prefix="sovkg-snapshots-"))
         self._state = threading.Lock()  # version, snapshot, the set of workers
@@ -166,7 +181,7 @@ class ProcessRunner:
 
     def _spawn(self) -> _Worker:
         with self._state:
-            worker = _Worker(self._version, self._snapshot)
+            worker = _Worker(self._version, self._snapshot, self.memory_mib)
             self._workers.add(worker)
         return worker
 
@@ -204,10 +219,10 @@ class ProcessRunner:
                 f"server's limit of {self.timeout:g} s and was stopped"
             ) from None
         except (EOFError, OSError):
+            code = worker.proc.wait()
             self._retire(worker)
-            raise WorkerFailed(
-                "the query worker failed while running this operation (out of memory?)"
-            ) from None
+            what = f"this {kind}" + (f": {_shown(payload)}" if kind in ("query", "update") else "")
+            raise death_error(code, worker.stderr.text(), self.memory_mib, what) from None
         except BaseException:
             self._retire(worker)
             raise

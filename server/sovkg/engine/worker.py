@@ -17,6 +17,7 @@ from typing import Any
 
 from pyoxigraph import RdfFormat, Store
 
+from sovkg.engine.bounds import MEMORY_ENV, MEMORY_EXIT_CODE, apply_worker_limits
 from sovkg.engine.execute import execute_query, execute_update
 
 #: how often a worker checks that the server that started it is still there
@@ -53,6 +54,7 @@ def worker_main(fd: int, version: int, snapshot: str, parent: int) -> None:
     _watch_parent(parent)
     conn = Connection(fd)
     store, loaded = _load(snapshot), version
+    apply_worker_limits(int(os.environ.get(MEMORY_ENV) or 0))  # room for a job, from here
     conn.send(("ready", os.getpid()))
     while True:
         try:
@@ -70,6 +72,9 @@ def worker_main(fd: int, version: int, snapshot: str, parent: int) -> None:
                 reply = ("ok", None)
             else:
                 reply = ("ok", None)
+        except MemoryError:  # not trusted with another job: the server classifies the exit
+            os.write(2, b"MemoryError\n")
+            os._exit(MEMORY_EXIT_CODE)
         except Exception as e:  # noqa: BLE001 - every failure goes back to the server
             reply = _reply_error(e)
         conn.send(reply)

@@ -13,6 +13,7 @@ from rdflib.namespace import RDF, SH
 
 from sovkg.dataset import parse_bytes, read_quads
 from sovkg.errors import InputError, LoadError
+from sovkg.rdfinput import InputRefused, check_bytes, check_quads
 from sovkg.resources import data_files
 from sovkg.validation import Report, quads_to_rdflib, shipped_data_paths, validate_graph
 
@@ -66,11 +67,17 @@ def format_for_part(content_type: str | None, filename: str | None) -> RdfFormat
 
 
 def parse_input(body: bytes, fmt: RdfFormat, what: str = "data") -> list[Quad]:
-    """Quads of posted RDF; 400 with the parser's message (line and column) if unreadable."""
+    """Quads of posted RDF behind the input guard (``sovkg.rdfinput``); 400 with the reason if
+    the guard refuses it, or with the parser's message (line and column) if unreadable."""
     try:
-        return parse_bytes(body, fmt, base_iri=POSTED_BASE)
+        check_bytes(body, fmt)
+        quads = parse_bytes(body, fmt, base_iri=POSTED_BASE)
+        check_quads(quads)
+    except InputRefused as e:
+        raise InputError(400, f"refused the {what}: {e}") from None
     except LoadError as e:
         raise InputError(400, f"cannot read the {what} as {fmt.name}: {e}") from None
+    return quads
 
 
 @functools.cache
@@ -91,7 +98,9 @@ def validate_posted(data: list[Quad], shapes: list[Quad] | None = None) -> Repor
     try:
         data_graph = quads_to_rdflib([*_ontology_quads(), *data])
         shapes_graph = quads_to_rdflib(list(shapes) if shapes is not None else _shape_quads())
-    except Exception as e:
+    except MemoryError:
+        raise  # the worker's memory limit: its pool reports it
+    except Exception as e:  # noqa: BLE001 - rdflib and pySHACL raise anything on odd input
         raise InputError(400, f"the validator cannot read this data: {e}") from None
     if shapes is not None and not (
         any(shapes_graph.triples((None, RDF.type, SH.NodeShape)))
@@ -103,5 +112,7 @@ def validate_posted(data: list[Quad], shapes: list[Quad] | None = None) -> Repor
         )
     try:
         return validate_graph(data_graph, shapes_graph)
-    except Exception as e:
+    except MemoryError:
+        raise
+    except Exception as e:  # noqa: BLE001 - rdflib and pySHACL raise anything on odd input
         raise InputError(400, f"validation failed: {e}") from None

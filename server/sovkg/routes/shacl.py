@@ -4,31 +4,35 @@ The body is RDF in any input syntax (the Content-Type says which), or multipart/
 a ``data`` part and an optional ``shapes`` part. The report is Turtle by default, JSON-LD, plain
 text or an HTML page by negotiation; ``SHACL-Conforms: true|false`` tells the verdict without
 parsing it. Bodies over the size limit get 413 before they are read in full; unreadable RDF is
-a 400 with the parser's message; validation runs in a worker thread.
+a 400 with the parser's message; input past the guard of ``sovkg.rdfinput`` (entity expansion,
+nesting, prefixes, term sizes) a 400 naming the limit. Parsing and validation run in a SHACL
+worker process (``sovkg.engine.shacl_pool``) with a time limit, a memory limit and a cap on
+validations at once: past any of them, 503 with Retry-After.
 """
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
-from pyoxigraph import Quad, RdfFormat
+from pyoxigraph import RdfFormat
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from sovkg.errors import InputError
+from sovkg.engine.bounds import worker_memory_mib
+from sovkg.engine.shacl_job import ShaclJob, ShaclOutcome
+from sovkg.engine.shacl_pool import ShaclPool
+from sovkg.errors import InputError, QueryTimeout, SovkgError, WorkerFailed, WorkersBusy
 from sovkg.formats import RDF_FORMATS
 from sovkg.linkeddata.shacl import (
     INPUT_FORMATS,
     format_for_part,
     input_format,
     media_type_of,
-    parse_input,
-    validate_posted,
 )
 from sovkg.negotiation import negotiate
+from sovkg.rdfinput import InputRefused, check_bytes
 from sovkg.routes.render import html_response, render
 from sovkg.routes.web import lang_query, language, root_path
-from sovkg.validation import Report
 
 router = APIRouter()
 
@@ -71,7 +75,18 @@ def _named_format(value: str | None) -> RdfFormat | None:
     return RDF_FORMATS.get(value) or INPUT_FORMATS.get(value)
 
 
-async def _part(form: object, name: str, override: RdfFormat | None) -> list[Quad] | None:
+Part = tuple[bytes, RdfFormat]
+
+
+def _guard(part: Part, what: str) -> None:
+    """The input guard's cheap checks, here, before a worker is taken (400 with the reason)."""
+    try:
+        check_bytes(part[0], part[1])
+    except InputRefused as e:
+        raise InputError(400, f"refused the {what}: {e}") from None
+
+
+async def _part(form: object, name: str, override: RdfFormat | None) -> Part | None:
     value = form.get(name)  # type: ignore[attr-defined]
     if value is None:
         return None
@@ -81,12 +96,10 @@ async def _part(form: object, name: str, override: RdfFormat | None) -> list[Qua
     else:
         data = str(value).encode("utf-8")
         fmt = override or RdfFormat.TURTLE
-    return await run_in_threadpool(parse_input, data, fmt, name)
+    return data, fmt
 
 
-async def _from_multipart(
-    request: Request, body: bytes, limit: int
-) -> tuple[list[Quad], list[Quad] | None]:
+async def _from_multipart(request: Request, body: bytes, limit: int) -> tuple[Part, Part | None]:
     sent = False
 
     async def replay() -> dict[str, object]:
@@ -106,12 +119,12 @@ async def _from_multipart(
     if data is None:
         raise InputError(400, "the multipart body has no 'data' part")
     shapes = await _part(form, "shapes", _named_format(str(form.get("shapes_format") or "")))
-    if shapes is not None and not shapes:
+    if shapes is not None and not shapes[0].strip():
         shapes = None  # an empty file input in a browser form means "use ours"
     return data, shapes
 
 
-def report_response(request: Request, report: Report, media: str) -> Response:
+def report_response(request: Request, report: ShaclOutcome, media: str) -> Response:
     """The report in the negotiated syntax, with the verdict in a header."""
     headers = {"SHACL-Conforms": "true" if report.conforms else "false", "Vary": "Accept"}
     if media == "text/html":
@@ -121,17 +134,38 @@ def report_response(request: Request, report: Report, media: str) -> Response:
         )
         return html_response(body, headers=headers)
     if media == "text/plain":
-        return PlainTextResponse(report.text(), headers=headers)
+        return PlainTextResponse(report.text, headers=headers)
     if media == "application/ld+json":
-        return Response(report.serialize("json-ld"), media_type=media, headers=headers)
-    return Response(
-        report.serialize("turtle"), media_type="text/turtle; charset=utf-8", headers=headers
-    )
+        return Response(report.body, media_type=media, headers=headers)
+    return Response(report.body, media_type="text/turtle; charset=utf-8", headers=headers)
+
+
+def shacl_pool(request: Request) -> ShaclPool:
+    """The application's SHACL workers, started on the first validation."""
+    state = request.app.state
+    pool: ShaclPool | None = getattr(state, "shacl_pool", None)
+    if pool is None:
+        settings = state.settings
+        pool = ShaclPool(
+            concurrency=settings.shacl_concurrency,
+            timeout=settings.shacl_timeout,
+            memory_mib=worker_memory_mib(settings),
+        )
+        pool.warm()
+        state.shacl_pool = pool
+    return pool
+
+
+def _busy(e: SovkgError) -> PlainTextResponse:
+    headers = {"Retry-After": str(getattr(e, "retry_after", 5))}
+    return PlainTextResponse(f"{e}\n", status_code=e.status, headers=headers)
 
 
 @router.post("/shacl")
 async def shacl(request: Request) -> Response:
-    """Validate the posted data; 200 with the report whether or not it conforms."""
+    """Validate the posted data in a SHACL worker; 200 with the report whether or not it
+    conforms, 400 for unreadable or refused input, 503 (with Retry-After) past the time or
+    memory limit or the cap on validations at once."""
     media = negotiate(request.headers.get("accept"), _REPORT_TYPES)
     if media is None:
         offered = ", ".join(_REPORT_TYPES)
@@ -144,11 +178,22 @@ async def shacl(request: Request) -> Response:
             data, shapes = await _from_multipart(request, body, limit)
         else:
             fmt = input_format(ctype)
-            body = await read_limited(request, limit)
-            data, shapes = await run_in_threadpool(parse_input, body, fmt), None
-        report = await run_in_threadpool(validate_posted, data, shapes)
+            data, shapes = (await read_limited(request, limit), fmt), None
+        await run_in_threadpool(_guard, data, "data")  # a regex pass over up to the body limit
+        if shapes is not None:
+            await run_in_threadpool(_guard, shapes, "shapes")
+        job = ShaclJob(
+            data=data[0],
+            data_format=data[1].media_type,
+            shapes=shapes[0] if shapes else None,
+            shapes_format=shapes[1].media_type if shapes else None,
+            report_media=media,
+        )
+        report = await shacl_pool(request).validate(job)
     except InputError as e:
         return PlainTextResponse(e.message.rstrip("\n") + "\n", status_code=e.status)
+    except (WorkersBusy, QueryTimeout, WorkerFailed) as e:
+        return _busy(e)
     return report_response(request, report, media)
 
 
