@@ -15,6 +15,7 @@ from sovkg.cli.server import require_parser, run_server
 from sovkg.config import Settings, overrides_from
 from sovkg.dataset import open_store
 from sovkg.engine import QueryJob, evaluate
+from sovkg.engine.isolated import run_isolated
 from sovkg.engine.remote import RemoteStore
 from sovkg.engine.table import format_result
 from sovkg.errors import EXIT_FAILED, EXIT_USAGE, SovkgError
@@ -123,13 +124,18 @@ def query(args: argparse.Namespace) -> int:
         except (OSError, UnicodeDecodeError) as e:
             _err(f"cannot read query file {path}: {e}")
             return EXIT_USAGE
-    store = open_store(None, args.data)
+    data, fmt = tuple(args.data), args.format
+
+    def job() -> bytes:  # in a child process: an engine crash ends it, not this command
+        store = open_store(None, data)
+        return format_result(evaluate(store, QueryJob(text, prefixes=PREFIXES)), fmt)
+
     try:
-        result = evaluate(store, QueryJob(text, prefixes=PREFIXES))
-        sys.stdout.buffer.write(format_result(result, args.format))
+        out = run_isolated(job, memory_mib=None, what=f"this query: {' '.join(text.split())}")
     except SyntaxError as e:
         _err(f"SPARQL syntax error: {e}")
         return EXIT_FAILED
+    sys.stdout.buffer.write(out)
     return EXIT_OK
 
 
