@@ -21,7 +21,7 @@ from sovkg.errors import BackendTimeout, BackendUnavailable, SovkgError
 from sovkg.http.accesslog import configure_access_log
 from sovkg.http.cache import ResponseCache
 from sovkg.http.stack import layers
-from sovkg.routes import dumps, health, linkeddata, pages, shacl, sparql, ui, void
+from sovkg.routes import dumps, health, linkeddata, pages, reconcile, shacl, sparql, ui, void
 
 # FastAPI ≥ 0.165 wraps every request in OpenTelemetry spans, metrics and logs (no-ops unless a
 # provider is configured, but they still cost tens of µs a request, more than a cached answer);
@@ -71,7 +71,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     app.include_router(health.router)
     app.include_router(sparql.router)
     app.include_router(ui.router)
-    for ld in (pages, linkeddata, dumps, void, shacl):  # Linked Data publishing
+    for ld in (pages, linkeddata, dumps, void, shacl, reconcile):  # Linked Data publishing
         app.include_router(ld.router)
     ui.mount_static(app)
     # repeated reads answered from memory; inside the hardening layers, so limits, safety
