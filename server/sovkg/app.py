@@ -22,6 +22,7 @@ from sovkg.http.accesslog import configure_access_log
 from sovkg.http.cache import ResponseCache
 from sovkg.http.stack import layers
 from sovkg.routes import dumps, health, linkeddata, pages, reconcile, shacl, sparql, ui, void
+from sovkg.routes import store as graph_store
 
 # FastAPI ≥ 0.165 wraps every request in OpenTelemetry spans, metrics and logs (no-ops unless a
 # provider is configured, but they still cost tens of µs a request, more than a cached answer);
@@ -69,6 +70,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         for error in (BackendUnavailable, BackendTimeout):
             app.add_exception_handler(error, _backend_failure)
     app.include_router(health.router)
+    app.include_router(graph_store.router)
     app.include_router(sparql.router)
     app.include_router(ui.router)
     for ld in (pages, linkeddata, dumps, void, shacl, reconcile):  # Linked Data publishing
