@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from pyoxigraph import Store
 from sovkg.linkeddata.namekeys import name_key, query_variants
 from sovkg.linkeddata.reconcile import PropertyQuery, Query, ReconcileIndex, build_index
-from sovkg.linkeddata.reconcile_api import ReconcileError, parse_batch
+from sovkg.linkeddata.reconcile_api import Limits, ReconcileError, parse_batch, run_batch
 
 from tests.reconcile.spec import surface_forms
 
@@ -246,3 +246,11 @@ def test_any_text_is_a_query(index: ReconcileIndex, text: str) -> None:
     assert len(cands) <= 3
     assert sum(c.match for c in cands) <= 1
     assert all(isinstance(e.id, str) for e, _ in index.suggest(text))
+
+
+def test_a_batch_past_its_time_limit_is_a_503(index: ReconcileIndex) -> None:
+    queries = parse_batch(json.dumps({"q0": {"query": "서울대"}, "q1": {"query": "KAIST"}}))
+    with pytest.raises(ReconcileError) as caught:
+        run_batch(index, queries, "en", Limits(seconds=-1.0))
+    assert caught.value.status == 503 and "longer than" in str(caught.value)
+    assert set(run_batch(index, queries, "en")) == {"q0", "q1"}

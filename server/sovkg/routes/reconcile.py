@@ -98,9 +98,8 @@ WORDS = {
 
 
 def limits_of(request: Request) -> Limits:
-    """The limits of this application (tests may set ``app.state.reconcile_limits``)."""
-    limits = getattr(request.app.state, "reconcile_limits", None)
-    return limits if isinstance(limits, Limits) else DEFAULT_LIMITS
+    """The limits of one request (the same for every request: see ``Limits``)."""
+    return DEFAULT_LIMITS
 
 
 def index_of(request: Request) -> ReconcileIndex:
