@@ -71,11 +71,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
             app.add_exception_handler(error, _backend_failure)
     app.include_router(health.router)
     app.include_router(graph_store.router)
-    app.include_router(sparql.router)
     app.include_router(ui.router)
     for ld in (pages, linkeddata, dumps, void, shacl, reconcile):  # Linked Data publishing
         app.include_router(ld.router)
     ui.mount_static(app)
+    # the SPARQL endpoints ahead of the router (the innermost layer: the cache and the HTTP
+    # layers below apply to them as to every route)
+    app.add_middleware(sparql.Endpoints)
     # repeated reads answered from memory; inside the hardening layers, so limits, safety
     # headers and the access log still apply to every answer
     if settings.cache_bytes > 0:
@@ -103,6 +105,15 @@ def serving_app(settings: Settings, store: Store | None = None) -> FastAPI:
     return create_app(settings, store)
 
 
+#: the store loaded (and validated) by ``sovkg serve`` before it forked its server workers
+_SHARED: list[Store] = []
+
+
+def share_store(store: Store | None) -> None:
+    """Keep ``store`` for the server workers forked next (they see it copy-on-write)."""
+    _SHARED[:] = [store] if store is not None else []
+
+
 def app_from_env() -> FastAPI:
     """The application of one of several server workers (``sovkg serve --workers N``).
 
@@ -113,6 +124,8 @@ def app_from_env() -> FastAPI:
     store: Store | None
     if settings.backend:
         store = None  # create_app talks to the backend
+    elif _SHARED and settings.store_path is None:
+        store = _SHARED[0]  # forked: the parent's pages, shared until written
     elif settings.store_path is not None:
         store = Store.read_only(str(settings.store_path))
     else:

@@ -74,7 +74,7 @@ class Settings:
     #: memory for the response cache of repeated reads (0 turns it off)
     cache_bytes: int = 64 * MIB
     #: uvicorn's HTTP parser: "h11" (limits headers) or "httptools" (faster, behind a proxy)
-    http: str = "h11"
+    http: str = "granian"
     #: a SPARQL 1.1 query endpoint to serve in front of, instead of a local store
     backend: str | None = None
     #: the backend's update endpoint (default: ``backend``)
@@ -401,10 +401,10 @@ OPTIONS: tuple[Option, ...] = (
         "--http",
         "SOVKG_HTTP",
         str,
-        "HTTP parser: h11 (limits the request line and headers to 64 KiB) or httptools "
-        "(several times faster, no header limit: only behind a proxy that has one; "
-        "pip install httptools)",
-        choices=("h11", "httptools"),
+        "HTTP server: granian (default; Rust, limits the request line and headers to 64 KiB "
+        "and the time to send them), or uvicorn with h11 (the same size limit, several times "
+        "slower) or httptools (no header limit: only behind a proxy that has one)",
+        choices=("granian", "h11", "httptools"),
     ),
     Option(
         "backend",

@@ -50,8 +50,11 @@ def serve(args: argparse.Namespace) -> int:
         f"serving on http://{settings.host}:{settings.port}/sparql",
         file=sys.stderr,
     )
-    if settings.workers > 1:
-        store = None  # each worker holds its own copy (read-only); this one is not needed
+    if settings.workers > 1 and (settings.http != "granian" or settings.store_path is not None):
+        # each server worker opens its own (read-only) store; this one is closed before they
+        # start (a RocksDB store must not be open across a fork). In memory with granian,
+        # the forked server workers share this store's pages instead.
+        store = None
     run_server(settings, store)
     return EXIT_OK
 

@@ -2,19 +2,29 @@
 
 from __future__ import annotations
 
+import asyncio
 import importlib
 import os
+import signal
 
 import uvicorn
+import uvloop
+from granian import Granian
+from granian.constants import HTTPModes, Interfaces, Loops
+from granian.http import HTTP1Settings
+from granian.server.embed import Server as EmbeddedServer
 from pyoxigraph import Store
 from starlette.types import ASGIApp
 
-from sovkg.app import serving_app
+from sovkg.app import serving_app, share_store
 from sovkg.config import SETTINGS_ENV, Settings, SettingsError, settings_to_json
 from sovkg.http.protocols import H11, HTTPTOOLS
 
 #: h11's bound on the request line and headers
 MAX_HEAD_BYTES = 64 * 1024
+#: seconds a client has to send the request line and headers (and an idle connection lives)
+HEAD_SECONDS = 5
+KEEP_ALIVE_SECONDS = 5
 
 
 def require_parser(http: str) -> None:
@@ -30,9 +40,11 @@ def require_parser(http: str) -> None:
 
 
 def run_server(settings: Settings, store: Store | None) -> None:
-    """Serve until interrupted. ``store`` is the data already loaded (and validated) for a
-    single worker; None loads it from the settings, or talks to the backend. Several workers
-    each build their own application from the settings handed over in the environment."""
+    """Serve until interrupted. ``store`` is the data already loaded (and validated); None
+    loads it from the settings, or talks to the backend."""
+    if settings.http == "granian":
+        run_granian(settings, store)
+        return
     app: ASGIApp | str
     if settings.workers > 1:
         os.environ[SETTINGS_ENV] = settings_to_json(settings)
@@ -46,13 +58,63 @@ def run_server(settings: Settings, store: Store | None) -> None:
         host=settings.host,
         port=settings.port,
         log_level="warning",
-        # h11 by default: its bound on the request line and headers answers a flood of header
-        # bytes with a 4xx; httptools parses several times faster but bounds nothing, so it is
-        # for deployments behind a proxy that does. Both decline upgrades (h2c) silently, and
-        # no WebSocket library is looked for: this server speaks none.
+        # h11: its bound on the request line and headers answers a flood of header bytes with
+        # a 4xx; httptools parses faster but bounds nothing, so it is for deployments behind a
+        # proxy that does. Both decline upgrades (h2c) silently, and no WebSocket library is
+        # looked for: this server speaks none.
         http=HTTPTOOLS if settings.http == "httptools" else H11,
         ws="none",
         h11_max_incomplete_event_size=MAX_HEAD_BYTES,
-        timeout_keep_alive=5,
+        timeout_keep_alive=KEEP_ALIVE_SECONDS,
         timeout_graceful_shutdown=5,
     )
+
+
+def _http1() -> HTTP1Settings:
+    # the request line and headers: at most MAX_HEAD_BYTES (431 beyond), and sent within
+    # HEAD_SECONDS (the connection is closed after that, idle keep-alive ones too)
+    return HTTP1Settings(
+        header_read_timeout=HEAD_SECONDS * 1000, keep_alive=True, max_buffer_size=MAX_HEAD_BYTES
+    )
+
+
+def run_granian(settings: Settings, store: Store | None) -> None:
+    """granian: in this process for one server worker (the query workers are its children);
+    for several, forked processes that share the loaded store copy-on-write."""
+    if settings.workers > 1:
+        share_store(store)
+        os.environ[SETTINGS_ENV] = settings_to_json(settings)
+        Granian(
+            "sovkg.app:app_from_env",
+            address=settings.host,
+            port=settings.port,
+            interface=Interfaces.ASGI,
+            workers=settings.workers,
+            factory=True,
+            http=HTTPModes.http1,
+            websockets=False,
+            http1_settings=_http1(),
+            loop=Loops.uvloop,
+            log_enabled=False,
+            respawn_failed_workers=True,
+        ).serve()
+        return
+    server = EmbeddedServer(
+        serving_app(settings, store),
+        address=settings.host,
+        port=settings.port,
+        interface=Interfaces.ASGI,
+        http=HTTPModes.http1,
+        websockets=False,
+        http1_settings=_http1(),
+        log_enabled=False,
+        backlog=1024,
+    )
+    loop = uvloop.new_event_loop()
+    asyncio.set_event_loop(loop)
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, server.stop)
+    try:
+        loop.run_until_complete(server.serve())
+    finally:
+        loop.close()

@@ -3,6 +3,7 @@ backend, always behind the guard."""
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Protocol
 
 from pyoxigraph import Store
@@ -31,6 +32,12 @@ class RunnerSettings(Protocol):
     def max_rows(self) -> int | None: ...
 
     @property
+    def workers(self) -> int: ...
+
+    @property
+    def store_path(self) -> Path | None: ...
+
+    @property
     def backend(self) -> str | None: ...
 
     @property
@@ -48,13 +55,16 @@ def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
     """The runner for a server: a guarded process pool, or threads with ``query_workers`` 0."""
     inner: Runner
     if settings.query_workers > 0:
+        # the query workers are shared out among the server workers (each has a pool)
+        workers = max(1, round(settings.query_workers / max(1, settings.workers)))
         inner = ProcessRunner(
             store,
-            workers=settings.query_workers,
+            workers=workers,
             timeout=settings.query_timeout,
             memory_mib=worker_memory_mib(settings)
             if isinstance(settings, MemorySettings)
             else None,
+            on_disk=settings.store_path is not None,
         )
     else:
         inner = ThreadRunner(store)

@@ -17,7 +17,7 @@ from pyoxigraph import (
 )
 
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
-from sovkg.engine.serialize import query_output
+from sovkg.engine.serialize import query_output, within_row_limit
 from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update
 
 
@@ -43,7 +43,14 @@ def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | Que
 
 def execute_query(store: Store, job: QueryJob) -> QueryOutput:
     """Evaluate and serialize a query in the job's formats (cut at ``job.max_rows``)."""
-    return query_output(evaluate(store, job), job)
+    result = evaluate(store, job)
+    if job.max_rows is not None and isinstance(result, QuerySolutions | QueryTriples):
+        out = within_row_limit(result, job, job.max_rows)
+        if out is not None:
+            return out
+        # too long to be sure it has no more rows than the limit: evaluate again, counting
+        result = evaluate(store, job)
+    return query_output(result, job)
 
 
 def execute_update(store: Store, job: UpdateJob) -> None:

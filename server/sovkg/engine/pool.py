@@ -1,22 +1,25 @@
-"""``ProcessRunner``: queries in worker processes, so that a query past its time limit really
-stops.
+"""``WorkerPool``: untrusted jobs in worker processes that are killed at their time limit.
 
 pyoxigraph cannot cancel a query; the only way to stop one is to end the process running it.
-So this process keeps the one writable store (in memory or RocksDB) and a pool of worker
-processes answers the queries, each on its own in-memory copy of the data:
+So this process keeps the one writable store and a pool of worker processes runs the jobs:
 
-- the copy comes from a versioned N-Quads snapshot of the store, written once at start and
-  again after every committed update; a job carries the version it must see, and a worker that
-  holds an older one reloads before answering, so no query sees a half-applied update and a
-  client reads its own acknowledged writes;
-- a query past the time limit gets its worker SIGKILLed (the CPU is free at once) and
-  replaced, and the client a ``QueryTimeout``; the other workers keep answering;
-- an update is first tried on a worker's copy under the same time limit (so a runaway update
-  is killed there, never in the writer), then applied to the store by the writer, made durable
-  (``flush``), and only then acknowledged;
-- workers are fresh interpreters (``python -P -m sovkg.engine.worker`` started in ``/``, not a
-  fork of this threaded process), so they import the installed package and nothing from the
-  current folder; each one exits on its own when this process disappears, even if killed.
+- **how workers see the data, never a copy each**: with the store in memory, a worker is
+  ``os.fork()``-ed from this process and shares its pages copy-on-write; oxigraph's memory store
+  writes to the pages it reads, so a worker that has scanned much of the data is recycled (a new
+  fork) once its private memory passes ``recycle_bytes``. With a RocksDB store (``--store``), a
+  worker is a fresh interpreter that opens ``Store.read_only()`` on a ``Store.backup()``
+  snapshot (hard links; the OS page cache is shared);
+- **the IPC** is a socketpair per worker, length-prefixed pickle frames, read by an
+  ``asyncio.Protocol`` on the event loop: no thread-pool hop, no pipe thread;
+- **the supervisor** is a ``loop.call_later`` per job: past the deadline the worker gets
+  SIGKILL (its CPU is free at once), the job ``QueryTimeout``, and a new worker takes its place.
+  A worker that dies mid-job fails its job with ``WorkerFailed`` (or ``MemoryLimitReached`` when
+  ``bounds`` says it died of its memory limit) and is replaced the same way;
+- **busy**: a job waits for a free worker within its own deadline, else ``WorkersBusy``;
+- **updates** are tried on a worker first under the same limit (a runaway update dies there,
+  never in the writer), then applied to the store, made durable, and only then acknowledged;
+  every worker that saw the old data is retired (idle ones at once, busy ones when their job
+  ends), so the next job sees the update: a client reads its own writes.
 """
 
 from __future__ import annotations
@@ -24,37 +27,47 @@ from __future__ import annotations
 import asyncio
 import atexit
 import builtins
+import contextlib
 import os
-import queue
+import pickle
 import shutil
+import signal
 import socket
 import subprocess
 import sys
 import tempfile
-import threading
 import time
 from collections import deque
-from concurrent.futures import ThreadPoolExecutor
-from multiprocessing.connection import Connection
+from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
-from pyoxigraph import RdfFormat, Store
+from pyoxigraph import Store
 
 from sovkg.engine.bounds import MEMORY_ENV, StderrTail, death_error
 from sovkg.engine.execute import execute_update
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
-from sovkg.errors import QueryTimeout, WorkersBusy
+from sovkg.engine.worker import HEADER, serve_forked
+from sovkg.errors import QueryTimeout, WorkerFailed, WorkersBusy
 
-#: the module a worker process runs (see ``sovkg.engine.worker``)
+#: the module a spawned worker runs
 WORKER_MODULE = "sovkg.engine.worker"
+#: seconds a new worker may take to say it is ready (a spawned one opens a snapshot)
+START_SECONDS = 60.0
+#: seconds between two looks at the workers' private memory
+MEMORY_CHECK_SECONDS = 2.0
+#: a forked worker is recycled past this much private memory, at least
+MIN_RECYCLE_BYTES = 64 * 1024 * 1024
+#: all forked workers together may hold this share of the store privately before recycling
+RECYCLE_SHARE = 0.5
+#: snapshots kept on disk besides the current one (a worker may still have one open)
+_KEEP_SNAPSHOTS = 2
 
-#: snapshots kept on disk (a job may still name the previous one)
-_KEEP_SNAPSHOTS = 3
 
-
-def _rebuild_error(name: str, message: str) -> Exception:
+def rebuild_error(name: str, message: str) -> Exception:
     """The exception a worker reported, as the same built-in type where there is one."""
+    if name == "SyntaxError":
+        return SyntaxError(message)
     cls = getattr(builtins, name, None)
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:
@@ -71,198 +84,490 @@ def _shown(payload: object) -> str:
     return text if len(text) <= 300 else text[:297] + "..."
 
 
-class _Worker:
-    """One worker process and the socket to it."""
-
-    def __init__(self, version: int, snapshot: Path, memory_mib: int | None = None) -> None:
-        ours, theirs = socket.socketpair()
-        # -P and cwd="/": the worker imports the installed package, never the caller's folder
-        self.proc = subprocess.Popen(
-            [
-                sys.executable,
-                "-P",
-                "-m",
-                WORKER_MODULE,
-                str(theirs.fileno()),
-                str(version),
-                str(snapshot),
-                str(os.getpid()),
-            ],
-            pass_fds=(theirs.fileno(),),
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.PIPE,  # kept, to tell why a worker died (bounds.StderrTail)
-            env={**os.environ, MEMORY_ENV: str(memory_mib or 0)},
-            cwd="/",
-            close_fds=True,
-        )
-        theirs.close()
-        assert self.proc.stderr is not None
-        self.stderr = StderrTail(self.proc.stderr)
-        self.conn = Connection(ours.detach())
-        self.ready = False
-
-    @property
-    def pid(self) -> int:
-        """The worker's process id."""
-        return self.proc.pid
-
-    def wait_ready(self, deadline: float) -> None:
-        """Block until the worker has loaded its first snapshot."""
-        if self.ready:
-            return
-        if not self.conn.poll(max(0.0, deadline - time.monotonic())):
-            raise TimeoutError
-        self.conn.recv()
-        self.ready = True
-
-    def kill(self) -> None:
-        """SIGKILL the process and reap it."""
-        try:
-            self.proc.kill()
-        except OSError:
-            pass
-        self.proc.wait()
-        self.conn.close()
+def private_bytes(pid: int) -> int:
+    """Memory only this process holds (private pages, clean or dirty); 0 when it is gone."""
+    total = 0
+    try:
+        with open(f"/proc/{pid}/smaps_rollup", "rb") as f:
+            for line in f:
+                if line.startswith((b"Private_Dirty:", b"Private_Clean:")):
+                    total += int(line.split()[1]) * 1024
+    except (OSError, ValueError):
+        return 0
+    return total
 
 
-class ProcessRunner:
-    """A pool of worker processes for queries, with this process's store as the one writer."""
+def resident_bytes() -> int:
+    """This process's resident memory."""
+    with open("/proc/self/statm", "rb") as f:
+        return int(f.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+
+
+class _Connection(asyncio.Protocol):
+    """The server's end of one worker's socket: frames in, one pending reply at a time."""
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.transport: asyncio.Transport | None = None
+        self._buffer = bytearray()
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
+
+    def data_received(self, data: bytes) -> None:
+        buf = self._buffer
+        buf += data
+        while len(buf) >= HEADER.size:
+            (n,) = HEADER.unpack_from(buf)
+            if len(buf) < HEADER.size + n:
+                return
+            message = pickle.loads(memoryview(buf)[HEADER.size : HEADER.size + n])
+            del buf[: HEADER.size + n]
+            self.worker.received(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self.worker.lost()
+
+
+class Worker:
+    """One worker process, its socket, and the job it runs (at most one)."""
 
     def __init__(
-        self, store: Store, workers: int = 2, timeout: float = 30.0, memory_mib: int | None = None
+        self, pid: int, sock: socket.socket, version: int, on_lost: Callable[[Worker], None]
+    ) -> None:
+        self.pid = pid
+        self.version = version
+        self.on_lost = on_lost
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.stderr: StderrTail | None = None
+        self.sock = sock
+        self.ready: asyncio.Future[None] | None = None
+        self.reply: asyncio.Future[tuple[Any, ...]] | None = None
+        self.conn: _Connection | None = None
+        self.retire = False
+        self.dead = False
+        self.timed_out = False
+        self.jobs = 0
+
+    async def attach(self, loop: asyncio.AbstractEventLoop) -> None:
+        """Read the socket on ``loop``; returns when the worker said it is ready."""
+        self.ready = loop.create_future()
+        _, self.conn = await loop.create_connection(lambda: _Connection(self), sock=self.sock)
+        await self.ready
+
+    def received(self, message: Any) -> None:
+        """A frame from the worker."""
+        if message[1] == "ready":
+            if self.ready is not None and not self.ready.done():
+                self.ready.set_result(None)
+        elif message[1] == "failed":
+            if self.ready is not None and not self.ready.done():
+                self.ready.set_exception(WorkerFailed(str(message[2])))
+        elif self.reply is not None and not self.reply.done():
+            self.reply.set_result(message)
+
+    def lost(self) -> None:
+        """The socket closed: the worker is gone."""
+        self.dead = True
+        for f in (self.ready, self.reply):
+            if f is not None and not f.done():
+                f.set_exception(EOFError())
+        self.on_lost(self)
+
+    def send(self, message: object) -> None:
+        """Send a framed message."""
+        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+        assert self.conn is not None and self.conn.transport is not None
+        self.conn.transport.write(HEADER.pack(len(data)) + data)
+
+    def expire(self) -> None:
+        """The job ran past its deadline: kill the worker (the supervisor's timer)."""
+        self.timed_out = True
+        self.kill()
+
+    def kill(self) -> None:
+        """SIGKILL the process (it is reaped by :meth:`reap`)."""
+        with contextlib.suppress(ProcessLookupError):
+            os.kill(self.pid, signal.SIGKILL)
+        transport = self.conn.transport if self.conn is not None else None
+        try:
+            if transport is not None:
+                transport.close()
+        except RuntimeError:  # its event loop is closed already
+            transport = None
+        if transport is None:
+            self.sock.close()
+
+    def reap(self, block: bool = False) -> int | None:
+        """The exit status once the process is gone (and no longer a zombie), else None."""
+        if self.proc is not None:
+            try:
+                return self.proc.wait() if block else self.proc.poll()
+            except subprocess.TimeoutExpired:
+                return None
+        try:
+            pid, status = os.waitpid(self.pid, 0 if block else os.WNOHANG)
+        except ChildProcessError:
+            return -1
+        if pid == 0:
+            return None
+        return os.waitstatus_to_exitcode(status)
+
+
+class WorkerPool:
+    """Worker processes for untrusted jobs; this process keeps the one writable store.
+
+    ``snapshot_dir`` None: the store is in memory and workers are forked from this process.
+    Otherwise (a RocksDB store) workers open read-only backups written under it.
+    """
+
+    def __init__(
+        self,
+        store: Store,
+        workers: int = 2,
+        timeout: float = 30.0,
+        *,
+        memory_mib: int | None = None,
+        on_disk: bool = False,
+        recycle_bytes: int | None = None,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
         self.store = store
+        self.size = workers
         self.timeout = timeout
         self.memory_mib = memory_mib
-        self.size = workers
-        self._dir = Path(tempfile.mkdtemp(prefix="sovkg-snapshots-"))
-        self._state = threading.Lock()  # version, snapshot, the set of workers
-        self._writer = threading.Lock()  # one update at a time
-        self._version = 0
-        self._snapshot = self._dir / "unset"
-        self._publish()
-        self._idle: queue.Queue[_Worker] = queue.Queue()
-        self._workers: set[_Worker] = set()
-        self._closed = False
+        self.on_disk = on_disk
+        if recycle_bytes is None and not on_disk:
+            # this process's resident memory is mostly the store: the workers together may
+            # make RECYCLE_SHARE of it private before they are forked anew
+            share = int(resident_bytes() * RECYCLE_SHARE / workers)
+            recycle_bytes = max(share, MIN_RECYCLE_BYTES)
+        self.recycle_bytes = recycle_bytes
+        self.version = 0
         #: pids of the workers killed at a time limit (for tests and logs)
         self.killed: deque[int] = deque(maxlen=100)
-        self._threads = ThreadPoolExecutor(
-            max_workers=max(32, 8 * workers), thread_name_prefix="sparql-worker-io"
-        )
+        #: how many workers were recycled for their private memory
+        self.recycled = 0
+        #: how many times a snapshot was published again because a worker could not open it
+        self.republished = 0
+        self._failed_starts = 0
+        self._workers: set[Worker] = set()
+        self._idle: deque[Worker] = deque()
+        self._waiters: deque[asyncio.Future[Worker]] = deque()
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._writer: asyncio.Lock | None = None
+        self._next_job = 0
+        self._closed = False
+        self._snapshots: Path | None = None
+        self._snapshot: Path | None = None
+        self._memory_task: asyncio.Task[None] | None = None
+        if on_disk:
+            self._snapshots = Path(tempfile.mkdtemp(prefix="sovkg-snapshots-"))
+            self._publish()
+        # the first workers start now, before the server's threads and event loop exist
         for _ in range(workers):
-            self._idle.put(self._spawn())
+            self._workers.add(self._start_worker())
         atexit.register(self.close)
 
-    # snapshots
+    # -- data for the workers ----------------------------------------------------------------
 
     def _publish(self) -> None:
-        """Write the store as a new snapshot version (the caller holds the writer lock)."""
-        version = self._version + 1
-        path = self._dir / f"snapshot-{version}.nq"
-        tmp = path.with_suffix(".tmp")
-        self.store.dump(str(tmp), format=RdfFormat.N_QUADS)
-        os.replace(tmp, path)
-        with self._state:
-            self._version, self._snapshot = version, path
-        for old in self._dir.glob("snapshot-*.nq"):
-            n = int(old.stem.split("-")[1])
-            if n <= version - _KEEP_SNAPSHOTS:
-                old.unlink(missing_ok=True)
+        """A new read-only snapshot of the store for the workers (RocksDB stores only)."""
+        assert self._snapshots is not None
+        path = self._snapshots / f"v{self.version}"
+        shutil.rmtree(path, ignore_errors=True)
+        self.store.backup(str(path))
+        self._snapshot = path
+        for old in self._snapshots.glob("v*"):
+            n = int(old.name[1:]) if old.name[1:].isdigit() else -1
+            if n < self.version - _KEEP_SNAPSHOTS:
+                shutil.rmtree(old, ignore_errors=True)
 
-    # the pool
+    def _start_worker(self) -> Worker:
+        ours, theirs = socket.socketpair()
+        if not self.on_disk:
+            err_read, err_write = os.pipe()
+            pid = os.fork()
+            if pid == 0:  # the worker; serve_forked never returns
+                serve_forked(theirs, self.store, os.getppid(), self.memory_mib, err_write)
+            theirs.close()
+            os.close(err_write)
+            worker = Worker(pid, ours, self.version, self._lost)
+            worker.stderr = StderrTail(os.fdopen(err_read, "rb"))
+            return worker
+        assert self._snapshot is not None
+        proc = subprocess.Popen(
+            [sys.executable, "-P", "-m", WORKER_MODULE, str(theirs.fileno())]
+            + [str(self._snapshot), str(os.getpid())],
+            pass_fds=(theirs.fileno(),),
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.PIPE,  # kept, to tell why a worker died (bounds.StderrTail)
+            env={**os.environ, MEMORY_ENV: str(self.memory_mib or 0)},
+            cwd="/",
+            close_fds=True,
+        )
+        theirs.close()
+        worker = Worker(proc.pid, ours, self.version, self._lost)
+        worker.proc = proc
+        assert proc.stderr is not None
+        worker.stderr = StderrTail(proc.stderr)
+        return worker
+
+    # -- the pool ----------------------------------------------------------------------------
 
     def pids(self) -> list[int]:
         """The process ids of the current workers."""
-        with self._state:
-            return sorted(w.pid for w in self._workers)
+        return sorted(w.pid for w in self._workers)
 
-    def _spawn(self) -> _Worker:
-        with self._state:
-            worker = _Worker(self._version, self._snapshot, self.memory_mib)
-            self._workers.add(worker)
-        return worker
+    async def _bind(self) -> None:
+        """Attach the workers to the running event loop (the first time, or a new loop)."""
+        loop = asyncio.get_running_loop()
+        if self._loop is loop:
+            return
+        if self._memory_task is not None:
+            with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                self._memory_task.cancel()
+        self._loop = loop
+        self._writer = asyncio.Lock()
+        self._idle.clear()
+        self._waiters.clear()
+        for w in list(self._workers):
+            if w.conn is not None:  # bound to a loop that is gone: start afresh
+                self._discard(w)
+                w = self._start_worker()
+                self._workers.add(w)
+            loop.create_task(self._admit(w))
+        self._memory_task = loop.create_task(self._watch_memory())
 
-    def _retire(self, worker: _Worker, replace: bool = True) -> None:
-        """Kill a worker and, unless the pool is closing, start another in its place."""
+    async def _admit(self, worker: Worker) -> None:
+        """Wait until a new worker is ready, then give it work (or replace it if it failed)."""
+        try:
+            await asyncio.wait_for(worker.attach(asyncio.get_running_loop()), START_SECONDS)
+        except WorkerFailed:
+            if self.on_disk and not self._closed:  # the snapshot went missing: publish anew
+                self.republished += 1
+                await asyncio.to_thread(self._publish)
+            await self._replace_later(worker)
+            return
+        except (TimeoutError, EOFError, OSError):
+            await self._replace_later(worker)
+            return
+        self._failed_starts = 0
+        self._release(worker)
+
+    async def _replace_later(self, worker: Worker) -> None:
+        """Replace a worker that failed to start; after several failures in a row, wait a
+        little first, so that a cause that persists does not become a loop of restarts."""
+        self._failed_starts += 1
+        if self._failed_starts > 2:
+            self._discard(worker)
+            await asyncio.sleep(min(5.0, 0.5 * self._failed_starts))
+            self._replace_started()
+            return
+        self._replace(worker)
+
+    def _release(self, worker: Worker) -> None:
+        """A worker is free: retire it if it must go, else hand it to a waiting job."""
+        if self._closed or worker.dead or worker.retire or worker.version != self.version:
+            self._replace(worker)
+            return
+        while self._waiters:
+            waiter = self._waiters.popleft()
+            if not waiter.done():
+                waiter.set_result(worker)
+                return
+        self._idle.append(worker)
+
+    def _discard(self, worker: Worker) -> int | None:
+        """Kill a worker and forget it; its exit status if known."""
         worker.kill()
-        with self._state:
-            self._workers.discard(worker)
-        if replace and not self._closed:
-            self._idle.put(self._spawn())
+        self._workers.discard(worker)
+        with contextlib.suppress(ValueError):
+            self._idle.remove(worker)
+        return worker.reap(block=True)
 
-    def _call(self, kind: str, payload: object, deadline: float) -> Any:
-        """Run one operation on an idle worker before the deadline (blocking)."""
+    def _replace(self, worker: Worker) -> None:
+        """Kill a worker and start another in its place (unless the pool is closing)."""
+        self._discard(worker)
+        if self._closed:
+            return
+        new = self._start_worker()
+        self._workers.add(new)
+        assert self._loop is not None
+        self._loop.create_task(self._admit(new))
+
+    def _lost(self, worker: Worker) -> None:
+        """A worker's socket closed. An idle one is replaced now (a busy one by its job)."""
+        if worker in self._idle:
+            self._idle.remove(worker)
+            self._replace(worker)
+
+    async def _acquire(self, deadline: float) -> Worker:
+        while self._idle:
+            worker = self._idle.popleft()
+            if not worker.dead and worker.reap() is None:
+                return worker
+            self._replace(worker)  # died while idle, before its socket said so
+        assert self._loop is not None
+        waiter: asyncio.Future[Worker] = self._loop.create_future()
+        self._waiters.append(waiter)
+        busy = WorkersBusy(
+            f"all {self.size} query workers stayed busy for {self.timeout:g} s; try again later"
+        )
+
+        def give_up() -> None:
+            if not waiter.done():
+                waiter.set_exception(busy)
+
+        timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), give_up)
+        try:
+            return await waiter
+        except asyncio.CancelledError:  # the client left; a worker handed over meanwhile goes back
+            if waiter.done() and not waiter.cancelled() and waiter.exception() is None:
+                self._release(waiter.result())
+            raise
+        finally:
+            timer.cancel()
+
+    def _why_dead(
+        self, worker: Worker, status: int | None, kind: str, payload: object
+    ) -> Exception:
+        tail = worker.stderr.text() if worker.stderr is not None else b""
+        what = f"this {kind}" + (f": {_shown(payload)}" if kind in ("query", "update") else "")
+        return death_error(status, tail, self.memory_mib, what)
+
+    async def run(self, kind: str, payload: object, *, timeout: float | None = None) -> object:
+        """Run one job on a worker within ``timeout`` seconds (default: the pool's), waiting
+        for a free worker meanwhile; the worker is killed if the job runs past it."""
         if self._closed:
             raise WorkersBusy("the server is shutting down")
+        await self._bind()
+        limit = self.timeout if timeout is None else timeout
+        deadline = time.monotonic() + limit
+        worker = await self._acquire(deadline)
+        assert self._loop is not None
+        self._next_job += 1
+        job_id = self._next_job
+        worker.reply = self._loop.create_future()
+        timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), worker.expire)
+        worker.jobs += 1
         try:
-            worker = self._idle.get(timeout=max(0.0, deadline - time.monotonic()))
-        except queue.Empty:
-            raise WorkersBusy(
-                f"all {self.size} query workers stayed busy for {self.timeout:g} s; try again later"
-            ) from None
-        try:
-            worker.wait_ready(deadline)
-            with self._state:
-                version, snapshot = self._version, str(self._snapshot)
-            worker.conn.send((kind, version, snapshot, payload))
-            if not worker.conn.poll(max(0.0, deadline - time.monotonic())):
-                raise TimeoutError
-            reply = worker.conn.recv()
-        except TimeoutError:
-            self.killed.append(worker.pid)
-            self._retire(worker)
-            raise QueryTimeout(
-                f"the {'update' if kind == 'update' else 'query'} ran longer than the "
-                f"server's limit of {self.timeout:g} s and was stopped"
-            ) from None
-        except (EOFError, OSError):
-            code = worker.proc.wait()
-            self._retire(worker)
-            what = f"this {kind}" + (f": {_shown(payload)}" if kind in ("query", "update") else "")
-            raise death_error(code, worker.stderr.text(), self.memory_mib, what) from None
-        except BaseException:
-            self._retire(worker)
+            worker.send((job_id, kind, payload))
+            reply = await worker.reply
+        except EOFError:
+            timer.cancel()
+            if worker.timed_out:
+                self.killed.append(worker.pid)
+                self._replace(worker)
+                raise QueryTimeout(
+                    f"the {'update' if kind.startswith('update') else 'query'} ran longer "
+                    f"than the server's limit of {limit:g} s and was stopped"
+                ) from None
+            status = self._discard(worker)
+            error = self._why_dead(worker, status, kind, payload)
+            self._replace_started()
+            raise error from None
+        except BaseException:  # cancelled (the client left): the job may still run; stop it
+            timer.cancel()
+            self._replace(worker)
             raise
-        self._idle.put(worker)
-        if reply[0] == "error":
-            _, name, message = reply
-            if name == "SyntaxError":
-                raise SyntaxError(message)
-            raise _rebuild_error(name, message)
-        return reply[1]
+        timer.cancel()
+        worker.reply = None
+        if kind == "update":
+            worker.retire = True  # its copy now holds a trial of the update
+        self._release(worker)
+        if reply[1] == "error":
+            raise rebuild_error(reply[2], reply[3])
+        return reply[2]
 
-    def _update(self, job: UpdateJob, deadline: float) -> None:
-        with self._writer:
-            self._call("update", job, deadline)  # a runaway update dies in a worker
-            execute_update(self.store, job)
-            self.store.flush()  # durable before it is acknowledged
-            self._publish()
+    def _replace_started(self) -> None:
+        """Start a worker for one that was discarded already."""
+        if self._closed:
+            return
+        new = self._start_worker()
+        self._workers.add(new)
+        assert self._loop is not None
+        self._loop.create_task(self._admit(new))
 
-    # the Runner protocol
+    async def _watch_memory(self) -> None:
+        """Recycle forked workers whose private memory passed the budget (checked when idle)."""
+        if self.on_disk or not self.recycle_bytes:
+            return
+        budget = self.recycle_bytes
+        while not self._closed:
+            await asyncio.sleep(MEMORY_CHECK_SECONDS)
+            for w in list(self._idle):
+                if private_bytes(w.pid) > budget:
+                    self._idle.remove(w)
+                    self.recycled += 1
+                    self._replace(w)
+
+    # -- the Runner protocol -----------------------------------------------------------------
 
     async def query(self, job: QueryJob) -> QueryOutput:
         """Run a query on a worker; QueryTimeout past the limit (the worker is killed)."""
-        loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + self.timeout
-        return await loop.run_in_executor(self._threads, self._call, "query", job, deadline)
+        out = await self.run("query", job)
+        assert isinstance(out, QueryOutput)
+        return out
 
     async def update(self, job: UpdateJob) -> None:
-        """Try the update on a worker, then apply it to the store and refresh the workers."""
-        loop = asyncio.get_running_loop()
-        deadline = time.monotonic() + self.timeout
-        await loop.run_in_executor(self._threads, self._update, job, deadline)
+        """Try the update on a worker, apply it to the store, then move the workers on."""
+        await self._bind()
+        assert self._writer is not None
+        async with self._writer:
+            await self._trial(job)
+            await asyncio.to_thread(self._apply, job)
+            self.version += 1
+            if self.on_disk:
+                await asyncio.to_thread(self._publish)
+            for w in list(self._idle):  # busy ones go when their job ends
+                self._idle.remove(w)
+                self._replace(w)
+
+    async def _trial(self, job: UpdateJob) -> None:
+        """Run the update in a worker first, under the time limit: a runaway dies there."""
+        if not self.on_disk:
+            await self.run("update", job)  # on the worker's copy-on-write view
+            return
+        assert self._snapshots is not None
+        copy = self._snapshots / f"trial-{self.version}"
+        await asyncio.to_thread(self.store.backup, str(copy))  # hard links: cheap
+        try:
+            await self.run("update_on_copy", (job, str(copy)))
+        finally:
+            await asyncio.to_thread(shutil.rmtree, copy, True)
+
+    def _apply(self, job: UpdateJob) -> None:
+        execute_update(self.store, job)
+        self.store.flush()  # durable before it is acknowledged
+
+    async def ping(self, timeout: float) -> None:
+        """Raise unless a worker answers a trivial job within ``timeout`` seconds."""
+        await self.run("ping", None, timeout=min(timeout, self.timeout))
 
     def close(self) -> None:
         """Kill the workers and remove the snapshots."""
         if self._closed:
             return
         self._closed = True
-        with self._state:
-            workers = list(self._workers)
-        for w in workers:
-            self._retire(w, replace=False)
-        self._threads.shutdown(wait=False, cancel_futures=True)
-        shutil.rmtree(self._dir, ignore_errors=True)
+        if self._memory_task is not None:
+            with contextlib.suppress(RuntimeError):  # its loop may be closed already
+                self._memory_task.cancel()
+        for w in list(self._workers):
+            self._discard(w)
+        for waiter in self._waiters:
+            if not waiter.done():
+                waiter.cancel()
+        if self._snapshots is not None:
+            shutil.rmtree(self._snapshots, ignore_errors=True)
+
+
+#: the pool under the name the runner builder uses
+ProcessRunner = WorkerPool
+
+
+def default_workers() -> int:
+    """The default number of query workers: one per core the process may use (at least 1)."""
+    return max(1, len(os.sched_getaffinity(0)))

@@ -1,31 +1,107 @@
-"""A query worker process: ``python -P -m sovkg.engine.worker FD VERSION SNAPSHOT PARENT``.
+"""The life of a query worker process, and the frames it speaks.
 
-Started by :class:`sovkg.engine.pool.ProcessRunner`; loads the snapshot, then answers jobs
-from the socket ``FD`` until it closes, and exits on its own when the server ``PARENT`` goes
-away. Nothing in the package imports this module (so ``-m`` runs it fresh).
+A worker answers one job at a time from its socket: a frame is a 4-byte little-endian length
+and a pickle. The server sends ``(job_id, kind, payload)``; the worker answers
+``(job_id, "ok", result)`` or ``(job_id, "error", exception type name, message)``. Its first
+frame is ``(0, "ready", pid)``, or ``(0, "failed", reason)`` when it cannot see the data.
+
+Two ways to start (see :mod:`sovkg.engine.pool`):
+
+- **forked** from the server (in-memory store): :func:`serve_forked` runs in the child of
+  ``os.fork()``, on the store it inherited, whose pages it shares copy-on-write;
+- **spawned** (a RocksDB store): ``python -P -m sovkg.engine.worker FD SNAPSHOT PARENT``
+  opens ``Store.read_only(SNAPSHOT)``, a ``Store.backup()`` of the server's store.
+
+Either way it caps its own memory (:func:`sovkg.engine.bounds.apply_worker_limits`, relative to
+what it holds once it sees the data), leaves with :data:`MEMORY_EXIT_CODE` after a
+``MemoryError``, and exits on its own when the server goes away, even mid-job. ``JOBS`` is the
+dispatch table: each kind of job is a function of the store and the payload.
 """
 
 from __future__ import annotations
 
 import os
+import pickle
 import signal
+import socket
+import struct
 import sys
 import threading
 import time
-from multiprocessing.connection import Connection
-from typing import Any
+from collections.abc import Callable
+from typing import Any, cast
 
-from pyoxigraph import RdfFormat, Store
+from pyoxigraph import Store
 
 from sovkg.engine.bounds import MEMORY_ENV, MEMORY_EXIT_CODE, apply_worker_limits
 from sovkg.engine.execute import execute_query, execute_update
 
 #: how often a worker checks that the server that started it is still there
 PARENT_CHECK_SECONDS = 0.2
+#: a frame's header: the length of the pickle that follows
+HEADER = struct.Struct("<I")
+#: exit status of a worker that could not open its snapshot
+NO_SNAPSHOT_EXIT = 3
+
+
+def _ping(store: Store, payload: object) -> None:
+    """Nothing: proves the worker is alive and answering."""
+    return None
+
+
+def _update(store: Store, payload: Any) -> None:
+    """A trial run of an update on this worker's view (which is then out of date)."""
+    execute_update(store, payload)
+
+
+def _update_on_copy(store: Store, payload: Any) -> None:
+    """A trial run of an update on a writable copy (a ``Store.backup()`` of a RocksDB store,
+    given with the job), for workers whose own view is read-only."""
+    job, path = payload
+    copy = Store(path)
+    try:
+        execute_update(copy, job)
+    finally:
+        del copy  # closed before the server removes the copy
+
+
+#: kind of job -> what runs it
+JOBS: dict[str, Callable[[Store, Any], object]] = {
+    "query": execute_query,
+    "update": _update,
+    "update_on_copy": _update_on_copy,
+    "ping": _ping,
+}
+
+
+def write_frame(sock: socket.socket, message: object) -> None:
+    """Send one framed message (blocking)."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    sock.sendall(HEADER.pack(len(data)) + data)
+
+
+def _read_exactly(sock: socket.socket, n: int) -> bytes | None:
+    chunks, got = [], 0
+    while got < n:
+        chunk = sock.recv(min(n - got, 1 << 20))
+        if not chunk:
+            return None
+        chunks.append(chunk)
+        got += len(chunk)
+    return b"".join(chunks)
+
+
+def read_frame(sock: socket.socket) -> object | None:
+    """Receive one framed message (blocking); None when the other side closed."""
+    head = _read_exactly(sock, HEADER.size)
+    if head is None:
+        return None
+    body = _read_exactly(sock, HEADER.unpack(head)[0])
+    return None if body is None else pickle.loads(body)
 
 
 def _watch_parent(parent: int) -> None:
-    """Exit when the server goes away: its socket EOF is not seen while a query runs."""
+    """Exit when the server goes away: its socket EOF is not seen while a job runs."""
 
     def watch() -> None:
         while True:
@@ -36,49 +112,71 @@ def _watch_parent(parent: int) -> None:
     threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
-def _load(path: str) -> Store:
-    store = Store()
-    store.load(path=path, format=RdfFormat.N_QUADS)
-    return store
+def _error(job_id: int, e: BaseException) -> tuple[Any, ...]:
+    message = str(e.msg if isinstance(e, SyntaxError) and e.msg else e)
+    return (job_id, "error", type(e).__name__, message)
 
 
-def _reply_error(e: BaseException) -> tuple[str, str, str]:
-    if isinstance(e, SyntaxError):
-        return ("error", "SyntaxError", str(e.msg if e.msg else e))
-    return ("error", type(e).__name__, str(e))
-
-
-def worker_main(fd: int, version: int, snapshot: str, parent: int) -> None:
-    """A worker's life: load the snapshot, then answer jobs from the socket until it closes."""
-    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
-    _watch_parent(parent)
-    conn = Connection(fd)
-    store, loaded = _load(snapshot), version
-    apply_worker_limits(int(os.environ.get(MEMORY_ENV) or 0))  # room for a job, from here
-    conn.send(("ready", os.getpid()))
+def serve(sock: socket.socket, store: Store) -> None:
+    """Answer jobs from ``sock`` until it closes."""
+    write_frame(sock, (0, "ready", os.getpid()))
     while True:
-        try:
-            kind, version, snapshot, job = conn.recv()
-        except (EOFError, OSError):
+        message = read_frame(sock)
+        if message is None:
             return
+        job_id, kind, payload = cast(tuple[int, str, Any], message)
         try:
-            if version != loaded:
-                store, loaded = _load(snapshot), version
-            if kind == "query":
-                reply: tuple[Any, ...] = ("ok", execute_query(store, job))
-            elif kind == "update":  # a trial on this copy, which is then out of date
-                loaded = -1
-                execute_update(store, job)
-                reply = ("ok", None)
-            else:
-                reply = ("ok", None)
+            reply: tuple[Any, ...] = (job_id, "ok", JOBS[kind](store, payload))
         except MemoryError:  # not trusted with another job: the server classifies the exit
             os.write(2, b"MemoryError\n")
             os._exit(MEMORY_EXIT_CODE)
         except Exception as e:  # noqa: BLE001 - every failure goes back to the server
-            reply = _reply_error(e)
-        conn.send(reply)
+            reply = _error(job_id, e)
+        write_frame(sock, reply)
+
+
+def _start(parent: int) -> None:
+    signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
+    signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    _watch_parent(parent)
+
+
+def serve_forked(
+    sock: socket.socket, store: Store, parent: int, memory_mib: int | None, stderr: int
+) -> None:
+    """A forked worker's life; never returns (``os._exit``: nothing of the server's state,
+    its event loop, threads or files, is touched on the way out). ``stderr``: the pipe the
+    server reads to tell why a worker died."""
+    code = 0
+    try:
+        signal.set_wakeup_fd(-1)  # the server's event loop listened to signals through it
+        os.dup2(stderr, 2)
+        # a fresh stderr: another thread of the server may have held the old one's lock
+        sys.stderr = open(2, "w", closefd=False)
+        keep = sock.fileno()
+        os.closerange(3, keep)  # the listening socket, clients' sockets, other workers'
+        os.closerange(keep + 1, 1 << 16)
+        _start(parent)
+        apply_worker_limits(memory_mib)  # room for a job on top of the shared store
+        serve(sock, store)
+    except BaseException:  # noqa: BLE001 - a worker leaves quietly; the server sees EOF
+        code = 1
+    finally:
+        os._exit(code)
+
+
+def main(fd: int, snapshot: str, parent: int) -> None:
+    """A spawned worker's life: open the snapshot read-only, then serve."""
+    _start(parent)
+    sock = socket.socket(fileno=fd)
+    try:
+        store = Store.read_only(snapshot)
+    except (OSError, RuntimeError, ValueError) as e:
+        write_frame(sock, (0, "failed", f"cannot open the snapshot {snapshot}: {e}"))
+        sys.exit(NO_SNAPSHOT_EXIT)
+    apply_worker_limits(int(os.environ.get(MEMORY_ENV) or 0))  # room for a job, from here
+    serve(sock, store)
 
 
 if __name__ == "__main__":
-    worker_main(int(sys.argv[1]), int(sys.argv[2]), sys.argv[3], int(sys.argv[4]))
+    main(int(sys.argv[1]), sys.argv[2], int(sys.argv[3]))

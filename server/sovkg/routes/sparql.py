@@ -8,11 +8,12 @@ through the Engine, off the event loop, and their results stream to the client.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Coroutine
+from collections.abc import AsyncIterator
 from typing import Any
 
-from fastapi import APIRouter, Request
-from fastapi.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response, StreamingResponse
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sovkg.engine import QueryJob, UpdateJob
 from sovkg.errors import ProtocolError, SovkgError
@@ -49,8 +50,6 @@ from sovkg.sparql.service import (
     serialize_description,
 )
 
-router = APIRouter()
-
 #: path -> which operations it takes
 ENDPOINTS: dict[str, EndpointKind] = {
     "/sparql": "any",
@@ -69,6 +68,9 @@ PREFLIGHT = {
     "Allow": ALLOWED_METHODS,
 }
 VARY = {"Vary": "Accept"}
+
+#: results larger than this are sent in chunks of this size, smaller ones as one body
+STREAM_ABOVE = 256 * 1024
 
 _JSON = RESULT_OFFERS["application/sparql-results+json"]
 _TURTLE = GRAPH_OFFERS["text/turtle"]
@@ -92,6 +94,12 @@ def _error_for(e: Exception) -> tuple[int, str]:
     if isinstance(e, RuntimeError):  # pyoxigraph: the operation cannot be done on this data
         return 400, f"the operation failed: {e}"
     return 500, f"the operation failed: {e}"
+
+
+async def _chunks(body: bytes) -> AsyncIterator[bytes]:
+    view = memoryview(body)
+    for start in range(0, len(body), STREAM_ABOVE):
+        yield bytes(view[start : start + STREAM_ABOVE])
 
 
 def _endpoint(request: Request, path: str) -> str:
@@ -118,19 +126,21 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
         prefixes=dict(PREFIXES),
     )
     try:
-        stream = await request.app.state.engine.query_stream(job)
+        out = await request.app.state.engine.query(job)
     except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
         status, message = _error_for(e)
         return plain(status, message, CORS)
-    choice = negotiated.graph if stream.kind == "graph" else negotiated.results
+    choice = negotiated.graph if out.kind == "graph" else negotiated.results
     if choice is None:  # the lexer could not tell the form; the parser could
-        stream.cancel()
-        offers = GRAPH_OFFERS if stream.kind == "graph" else RESULT_OFFERS
+        offers = GRAPH_OFFERS if out.kind == "graph" else RESULT_OFFERS
         return plain(406, not_acceptable_message(offers), {**CORS, **VARY})
     headers = {**CORS, **VARY, "Content-Type": content_type(choice.offered)}
-    if stream.cut_at is not None:  # the row limit cut the result
-        headers["X-SPARQL-MaxRows"] = str(stream.cut_at)
-    return StreamingResponse(stream.chunks, headers=headers)
+    if out.truncated:  # the row limit cut the result
+        headers["X-SPARQL-MaxRows"] = str(request.app.state.settings.max_rows)
+    if len(out.body) > STREAM_ABOVE:  # a large result goes out in chunks as the client reads
+        return StreamingResponse(_chunks(out.body), headers=headers)
+    # one body with its length: the result is whole already (the worker built it)
+    return Response(out.body, headers=headers)
 
 
 async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Response:
@@ -208,40 +218,45 @@ async def _service_description(request: Request, endpoint: str) -> Response:
     )
 
 
-def _handler(path: str, kind: EndpointKind) -> Callable[[Request], Coroutine[Any, Any, Response]]:
-    async def handle(request: Request) -> Response:
-        """One SPARQL 1.1 Protocol endpoint: query, update, or the service description."""
-        if request.method == "OPTIONS":
-            return Response(status_code=204, headers=PREFLIGHT)
-        body = await request.body() if request.method == "POST" else b""
-        try:
-            raw_query = request.scope.get("query_string", b"").decode("utf-8")
-        except UnicodeDecodeError:
-            return plain(400, "the query string is not UTF-8", CORS)
-        try:
-            op = parse_request(
-                HttpRequest(
-                    request.method, raw_query, request.headers.get("content-type"), body, kind
-                )
-            )
-        except ProtocolError as e:
-            return plain(e.status, e.message, {**CORS, **e.headers})
-        endpoint = _endpoint(request, path.rstrip("/"))
-        if isinstance(op, ServiceDescriptionRequest):
-            return await _service_description(request, endpoint)
-        if isinstance(op, UpdateOperation):
-            return await _update(request, op, endpoint)
-        return await _query(request, op, endpoint)
-
-    return handle
+async def handle(request: Request, path: str, kind: EndpointKind) -> Response:
+    """One SPARQL 1.1 Protocol endpoint: query, update, or the service description."""
+    if request.method == "OPTIONS":
+        return Response(status_code=204, headers=PREFLIGHT)
+    body = await request.body() if request.method == "POST" else b""
+    try:
+        raw_query = request.scope.get("query_string", b"").decode("utf-8")
+    except UnicodeDecodeError:
+        return plain(400, "the query string is not UTF-8", CORS)
+    try:
+        op = parse_request(
+            HttpRequest(request.method, raw_query, request.headers.get("content-type"), body, kind)
+        )
+    except ProtocolError as e:
+        return plain(e.status, e.message, {**CORS, **e.headers})
+    endpoint = _endpoint(request, path.rstrip("/"))
+    if isinstance(op, ServiceDescriptionRequest):
+        return await _service_description(request, endpoint)
+    if isinstance(op, UpdateOperation):
+        return await _update(request, op, endpoint)
+    return await _query(request, op, endpoint)
 
 
-_METHODS = ["GET", "POST", "OPTIONS", "PUT", "DELETE", "PATCH"]
-for _path, _kind in ENDPOINTS.items():
-    router.add_api_route(
-        _path,
-        _handler(_path, _kind),
-        methods=_METHODS,
-        include_in_schema=_path == "/sparql",
-        summary="SPARQL 1.1 Protocol endpoint" if _path == "/sparql" else None,
-    )
+class Endpoints:
+    """The SPARQL endpoints as plain ASGI, ahead of the framework's router: a request to one of
+    ``ENDPOINTS`` goes straight to :func:`handle` (no route matching, no dependency solving, no
+    streaming task group); every other request goes on to ``app``.
+
+    Installed as the innermost middleware (see ``sovkg.app``), so the HTTP layers around it
+    (access log, request limits, safety headers) and the response cache apply as to any route.
+    """
+
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        kind = ENDPOINTS.get(scope["path"]) if scope["type"] == "http" else None
+        if kind is None:
+            await self.app(scope, receive, send)
+            return
+        response = await handle(Request(scope, receive), scope["path"], kind)
+        await response(scope, receive, send)
