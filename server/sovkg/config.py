@@ -35,6 +35,11 @@ class SettingsError(ClientError, ValueError):
     """A setting that cannot be used; the message names the flag and the variable (exit 2)."""
 
 
+#: query worker processes by default: one per core this process may run on (measured fastest
+#: on 2 cores; more workers than cores add processes, not throughput; see benchmarks/RESULTS.md)
+DEFAULT_QUERY_WORKERS = max(1, len(os.sched_getaffinity(0)))
+
+
 @dataclass(frozen=True)
 class Settings:
     """Everything the server needs to know; built once by the CLI (or by tests)."""
@@ -52,7 +57,7 @@ class Settings:
     thing_base: str = DEFAULT_THING_BASE
     #: query worker processes (killable at the time limit); 0 = threads in this process,
     #: which cannot be stopped
-    query_workers: int = 2
+    query_workers: int = DEFAULT_QUERY_WORKERS
     #: most solutions/triples a query returns (cut results carry X-SPARQL-MaxRows)
     max_rows: int | None = 100_000
     max_body_bytes: int = 8 * MIB
@@ -277,8 +282,8 @@ OPTIONS: tuple[Option, ...] = (
         "--query-workers",
         "SOVKG_QUERY_WORKERS",
         int,
-        "query worker processes, killed and replaced at the time limit "
-        "(0 runs queries in threads, which cannot be stopped)",
+        "query worker processes, killed and replaced at the time limit; one per core by "
+        "default (0 runs queries in threads, which cannot be stopped)",
         metavar="N",
         check=_POSITIVE[0],
         rule=_POSITIVE[1],
