@@ -252,7 +252,7 @@ def versions() -> dict[str, str]:
         m = re.search(r"^Version: (.+)$", out, re.M)
         return m.group(1) if m else "?"
 
-    names = ("sovereign-ai-kg", "pyoxigraph", "oxigraph", "granian", "rdflib-endpoint", "rdflib")
+    names = ("sovkg", "pyoxigraph", "oxigraph", "granian", "rdflib-endpoint", "rdflib")
     out = {"python": platform.python_version(), **{n: pip_version(n) for n in names}}
     out["wrk"] = subprocess.run(["wrk", "-v"], capture_output=True, text=True).stdout.split()[1]
     return out

@@ -17,7 +17,7 @@ and:
   counts a page shared by N processes N times) and the sum of PSS (each shared page divided
   among its sharers: the memory the tree really holds).
 
-Results: ``benchmarks/scale/SERVE.md`` and ``serve.json``.
+Results: ``benchmarks/scale/SERVE.md`` and ``SERVE.json`` (``--output`` names them).
 """
 
 from __future__ import annotations
@@ -254,7 +254,7 @@ def main() -> int:
     command = "python benchmarks/scale/serve.py " + " ".join(sys.argv[1:])
     text = report(results, command, args.note)
     args.output.write_text(text, encoding="utf-8")
-    (HERE / "serve.json").write_text(json.dumps(results, indent=1) + "\n")
+    args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
     print(text)
     return 0
 

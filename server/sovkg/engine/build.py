@@ -55,11 +55,12 @@ def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
     """The runner for a server: a guarded process pool, or threads with ``query_workers`` 0."""
     inner: Runner
     if settings.query_workers > 0:
-        # the query workers are shared out among the server workers (each has a pool)
-        workers = max(1, round(settings.query_workers / max(1, settings.workers)))
+        # every server worker has a pool of its own; forked workers share the data's pages, so
+        # idle ones cost little, and a pool shared out among server workers starved the one
+        # that the kernel gave more connections
         inner = ProcessRunner(
             store,
-            workers=workers,
+            workers=settings.query_workers,
             timeout=settings.query_timeout,
             memory_mib=worker_memory_mib(settings)
             if isinstance(settings, MemorySettings)
