@@ -160,6 +160,11 @@ class ResponseCache:
                 start = message
                 return
             if message["type"] != "http.response.body":
+                # e.g. http.response.pathsend (a static file the server sends itself): not
+                # cached, and the start held back above must go first
+                passing = True
+                if start is not None:
+                    await send(start)
                 await send(message)
                 return
             body = message.get("body", b"")
