@@ -12,7 +12,7 @@ from sovkg.sparql.lexer import (
     query_form,
     rewrite_update,
 )
-from sovkg.sparql.media import content_type, negotiate_query
+from sovkg.sparql.media import Choice, content_type, negotiate_query
 from sovkg.sparql.protocol import (
     HttpRequest,
     QueryOperation,
@@ -97,7 +97,7 @@ def test_protocol_errors(request_: HttpRequest, status: int) -> None:
     assert error.status == status
     assert error.message
     if status == 405:
-        assert error.headers["Allow"] == "GET, POST, OPTIONS"
+        assert error.headers["Allow"] == "GET, POST, QUERY, OPTIONS"
 
 
 def test_update_dataset_conflicts_with_using_and_with() -> None:
@@ -193,7 +193,8 @@ def test_negotiation_tables() -> None:
         "application/json",
         "application/sparql-results+json",
     )
-    assert n.graph is None and n.for_form("CONSTRUCT") is None
+    # and JSON-LD for a graph: the JSON clients ask for (issue 14)
+    assert n.graph == n.for_form("CONSTRUCT") == Choice("application/json", "application/ld+json")
     assert content_type("text/turtle") == "text/turtle; charset=utf-8"
     assert content_type("application/sparql-results+json") == "application/sparql-results+json"
 

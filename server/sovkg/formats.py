@@ -77,7 +77,7 @@ RDF_SYNTAXES: tuple[RdfSyntax, ...] = (
         (".ttl", ".turtle"),
         "turtle",
         _W3C + "Turtle",
-        ("application/x-turtle",),
+        ("application/x-turtle", "text/n3"),  # Turtle is valid N3
     ),
     RdfSyntax("ntriples", RdfFormat.N_TRIPLES, ("ntriples",), (".nt",), "nt", _W3C + "N-Triples"),
     RdfSyntax("nquads", RdfFormat.N_QUADS, (), (".nq",), "nquads", _W3C + "N-Quads"),
@@ -89,6 +89,7 @@ RDF_SYNTAXES: tuple[RdfSyntax, ...] = (
         (".jsonld", ".json"),
         "json-ld",
         _W3C + "JSON-LD",
+        ("application/json",),  # what many clients send for a graph in JSON
         charset=False,  # JSON is UTF-8 by definition
     ),
     RdfSyntax(
@@ -151,7 +152,7 @@ FORMAT_IRIS: dict[str, str] = {
 WITH_CHARSET: frozenset[str] = frozenset(
     [
         *(m for s in RESULT_SYNTAXES if s.charset for m in (s.media_type, *s.media_aliases)),
-        *(s.media_type for s in RDF_SYNTAXES if s.charset),
+        *(m for s in RDF_SYNTAXES if s.charset for m in (s.media_type, *s.media_aliases)),
         "text/plain",
     ]
 )

@@ -6,6 +6,8 @@ The same functions run in this process (``ThreadRunner``) and in worker processe
 
 from __future__ import annotations
 
+import sys
+
 from pyoxigraph import (
     BlankNode,
     DefaultGraph,
@@ -17,7 +19,8 @@ from pyoxigraph import (
 )
 
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
-from sovkg.engine.serialize import query_output, within_row_limit
+from sovkg.engine.serialize import limited_solutions, query_output, within_row_limit
+from sovkg.sparql.columns import star_order
 from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update
 
 
@@ -44,6 +47,11 @@ def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | Que
 def execute_query(store: Store, job: QueryJob) -> QueryOutput:
     """Evaluate and serialize a query in the job's formats (cut at ``job.max_rows``)."""
     result = evaluate(store, job)
+    if isinstance(result, QuerySolutions):  # SELECT *: the columns in the query's order
+        order = star_order(job.query, [v.value for v in result.variables])
+        if order is not None:
+            most = job.max_rows if job.max_rows is not None else sys.maxsize
+            return limited_solutions(result, job, most, order)
     if job.max_rows is not None and isinstance(result, QuerySolutions | QueryTriples):
         out = within_row_limit(result, job, job.max_rows)
         if out is not None:

@@ -73,8 +73,11 @@ def describe(result: Result, job: QueryJob) -> tuple[str, ResultKind]:
     return job.graph_format, "graph"
 
 
-def limited_solutions(result: QuerySolutions, job: QueryJob, max_rows: int) -> QueryOutput:
-    """At most ``max_rows`` solutions in the job's result format; ``truncated`` if more existed."""
+def limited_solutions(
+    result: QuerySolutions, job: QueryJob, max_rows: int, order: list[str] | None = None
+) -> QueryOutput:
+    """At most ``max_rows`` solutions in the job's result format; ``truncated`` if more existed.
+    ``order``: the columns in this order (the same names as the result's)."""
     names = [v.value for v in result.variables]
     rows = list(islice(result, max_rows + 1))
     truncated = len(rows) > max_rows
@@ -87,7 +90,7 @@ def limited_solutions(result: QuerySolutions, job: QueryJob, max_rows: int) -> Q
         for row in rows[:max_rows]
     ]
     body = json.dumps(
-        {"head": {"vars": names}, "results": {"bindings": bindings}},
+        {"head": {"vars": order or names}, "results": {"bindings": bindings}},
         ensure_ascii=False,
         separators=(",", ":"),
     ).encode("utf-8")

@@ -9,6 +9,9 @@ from collections.abc import AsyncIterator
 
 from sovkg.negotiation import parse_accept, quality
 
+#: answers smaller than this are sent as they are (gzip would not make them smaller)
+GZIP_ABOVE = 512
+
 #: compression level of answers made on the fly (fast; dumps are compressed once, at 9)
 LEVEL = 6
 

@@ -1,6 +1,8 @@
 """Limits of a request: URL length (414), body size (413, decided from ``Content-Length`` before
 reading, and by counting while a chunked body arrives), and a deadline for receiving the body
-(408) against clients that trickle it.
+(408) against clients that trickle it. A body sent with ``Content-Encoding: gzip`` is
+decompressed here, and its decompressed size counts against the same limit (a zip bomb is a
+413); the application sees the plain body. Other encodings are a 415.
 
 What it does not cover: a client that trickles the request line and headers is uvicorn's
 (``h11_max_incomplete_event_size`` bounds their size; uvicorn has no deadline for them, so put
@@ -11,6 +13,7 @@ closed after ``timeout_keep_alive`` seconds.
 from __future__ import annotations
 
 import asyncio
+import zlib
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -53,6 +56,50 @@ def content_length(scope: Scope) -> int | None:
             value = v.strip()
             return int(value) if value.isdigit() and len(value) < 20 else -1
     return None
+
+
+def content_encoding(scope: Scope) -> str | None:
+    """The request's Content-Encoding, lower case (None without one, or for ``identity``)."""
+    for k, v in scope.get("headers", []):
+        if k.lower() == b"content-encoding":
+            value = v.decode("latin-1").strip().lower()
+            return None if value in ("", "identity") else value
+    return None
+
+
+def gunzip_limited(data: bytes, limit: int) -> bytes:
+    """``data`` gzip-decompressed (every member), never more than ``limit`` bytes of it:
+    raises _BodyTooLarge past it, ValueError when it is not gzip."""
+    out: list[bytes] = []
+    size = 0
+    while data:
+        decoder = zlib.decompressobj(16 + zlib.MAX_WBITS)
+        try:
+            chunk = decoder.decompress(data, limit + 1 - size)
+            while True:
+                size += len(chunk)
+                if size > limit:
+                    raise _BodyTooLarge
+                out.append(chunk)
+                if not decoder.unconsumed_tail:
+                    break
+                chunk = decoder.decompress(decoder.unconsumed_tail, limit + 1 - size)
+        except zlib.error as e:
+            raise ValueError(f"the gzip body cannot be decompressed: {e}") from None
+        if not decoder.eof:
+            raise ValueError("the gzip body is cut short")
+        data = decoder.unused_data
+    return b"".join(out)
+
+
+def _decoded(scope: Scope, size: int) -> Scope:
+    """The scope of a request whose body was decompressed: no Content-Encoding, the new length."""
+    headers = [
+        (k, v)
+        for k, v in scope.get("headers", [])
+        if k.lower() not in (b"content-encoding", b"content-length")
+    ]
+    return {**scope, "headers": [*headers, (b"content-length", str(size).encode())]}
 
 
 class RequestLimits:
@@ -109,6 +156,22 @@ class RequestLimits:
             )
             return
         except _Disconnected:
+            return
+        encoding = content_encoding(scope)
+        if encoding == "gzip":
+            try:
+                body = gunzip_limited(body, self.max_body)
+            except _BodyTooLarge:
+                await send_plain(send, 413, self._too_large() + " once decompressed")
+                return
+            except ValueError as e:
+                await send_plain(send, 400, str(e))
+                return
+            scope = _decoded(scope, len(body))
+        elif encoding is not None:
+            await send_plain(
+                send, 415, f"Content-Encoding {encoding!r} is not supported; send gzip or none"
+            )
             return
 
         replayed = False

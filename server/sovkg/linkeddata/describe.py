@@ -3,7 +3,9 @@
 The concise bounded description (CBD) is every triple with the resource as subject, followed
 recursively through blank-node objects, so the description is self-contained. Adding the labels
 (skos:prefLabel, rdfs:label) of every IRI it mentions lets a client show the links without
-fetching each of them.
+fetching each of them. The links *to* the resource come too (the triples whose object it is,
+as DBpedia and Pubby pages give them), at most :data:`MAX_INCOMING`, ordered by property and
+subject, so a crawler can walk from a team to its memberships.
 """
 
 from __future__ import annotations
@@ -14,6 +16,9 @@ from pyoxigraph import BlankNode, NamedNode, RdfFormat, Store, Triple, serialize
 
 from sovkg.linkeddata.terms import LABEL_PROPERTIES
 from sovkg.namespaces import prefixes_for
+
+#: the most triples naming the resource as object that a description carries
+MAX_INCOMING = 500
 
 #: the syntaxes a description is offered in, by their ``?format=`` name
 DESCRIPTION_FORMATS: dict[str, RdfFormat] = {
@@ -78,12 +83,28 @@ def label_triples(store: Store, nodes: Iterable[NamedNode]) -> list[Triple]:
     return out
 
 
+def incoming(store: Store, node: NamedNode, limit: int = MAX_INCOMING) -> list[Triple]:
+    """The distinct triples with ``node`` as object, across all graphs, ordered by property
+    then subject, at most ``limit`` of them."""
+    seen: dict[tuple[str, str], Triple] = {}
+    for q in store.quads_for_pattern(None, None, node):
+        seen.setdefault((str(q.predicate), str(q.subject)), Triple(q.subject, q.predicate, node))
+    return [seen[k] for k in sorted(seen)[:limit]]
+
+
 def describe(store: Store, node: NamedNode) -> list[Triple]:
-    """CBD of ``node`` plus the labels of every IRI it links to (objects, types, properties)."""
+    """CBD of ``node``, the triples that link to it (bounded, see :func:`incoming`), plus the
+    labels of every IRI they mention (subjects, objects, types, properties)."""
     cbd = concise_bounded_description(store, node)
+    have_cbd = {(str(t.subject), str(t.predicate), str(t.object)) for t in cbd}
+    cbd += [
+        t
+        for t in incoming(store, node)
+        if (str(t.subject), str(t.predicate), str(t.object)) not in have_cbd
+    ]
     linked: dict[str, NamedNode] = {}
     for t in cbd:
-        for term in (t.predicate, t.object):
+        for term in (t.subject, t.predicate, t.object):
             if isinstance(term, NamedNode) and term != node:
                 linked.setdefault(term.value, term)
     have = {(str(t.subject), str(t.predicate), str(t.object)) for t in cbd}
@@ -101,5 +122,6 @@ def serialize_triples(triples: list[Triple], fmt: RdfFormat) -> bytes:
     iris = (
         term.value for t in items for term in (t.subject, t.object) if isinstance(term, NamedNode)
     )
-    prefixes = prefixes_for(iris) if fmt != RdfFormat.N_TRIPLES else None
+    plain = fmt in (RdfFormat.N_TRIPLES, RdfFormat.N_QUADS)
+    prefixes = prefixes_for(iris) if not plain else None
     return serialize(items, format=fmt, prefixes=prefixes) or b""

@@ -36,11 +36,15 @@ HTML = Representation("html", "HTML", "text/html", None)
 JSONLD = _rdf("jsonld")
 NTRIPLES = _rdf("ntriples")
 RDFXML = _rdf("rdfxml")
+NQUADS = _rdf("nquads")
+TRIG = _rdf("trig")
 
 #: what a resource page offers, in the server's order of preference
-RESOURCE_REPRESENTATIONS = (TURTLE, HTML, JSONLD, NTRIPLES, RDFXML)
-#: what the VoID description offers (RDF only)
-RDF_REPRESENTATIONS = (TURTLE, JSONLD, NTRIPLES, RDFXML)
+RESOURCE_REPRESENTATIONS = (TURTLE, HTML, JSONLD, NTRIPLES, RDFXML, NQUADS, TRIG)
+#: RDF only
+RDF_REPRESENTATIONS = (TURTLE, JSONLD, NTRIPLES, RDFXML, NQUADS, TRIG)
+#: what the VoID description offers: RDF, and a page for people
+VOID_REPRESENTATIONS = (TURTLE, HTML, JSONLD, NTRIPLES, RDFXML, NQUADS, TRIG)
 
 #: other ``?format=`` names of the syntaxes (``turtle``, ``json-ld``, ``xml`` …)
 _ALIASES = {alias: s.key for s in RDF_SYNTAXES for alias in s.aliases}

@@ -31,6 +31,8 @@ XSD = PREFIXES["xsd"]
 FOAF = PREFIXES["foaf"]
 IANA_MEDIA_TYPES = "https://www.iana.org/assignments/media-types/"
 #: the Reconciliation Service API, version 0.2 (W3C Entity Reconciliation Community Group)
+#: the specification the graph store (``/store``) conforms to
+GRAPH_STORE_PROTOCOL = "https://www.w3.org/TR/sparql11-http-rdf-update/"
 RECONCILIATION_API = (
     "https://www.w3.org/community/reports/reconciliation/CG-FINAL-specs-0.2-20230410/"
 )
@@ -159,6 +161,18 @@ def void_triples(
     add(reconcile, DCAT + "endpointURL", reconcile)
     add(reconcile, DCTERMS + "conformsTo", _n(RECONCILIATION_API))
     add(reconcile, DCAT + "servesDataset", ds)
+    # the SPARQL 1.1 Graph Store HTTP Protocol: every graph by its IRI (routes/store.py)
+    graph_store = _n(f"{base}/store")
+    add(graph_store, PREFIXES["rdf"] + "type", _n(DCAT + "DataService"))
+    add(graph_store, DCTERMS + "title", Literal("Graph store", language="en"))
+    add(graph_store, DCAT + "endpointURL", graph_store)
+    add(graph_store, DCTERMS + "conformsTo", _n(GRAPH_STORE_PROTOCOL))
+    add(graph_store, DCAT + "servesDataset", ds)
+    add(ds, DCAT + "distribution", _n(f"{base}/.well-known/void#graph-store"))
+    store_dist = _n(f"{base}/.well-known/void#graph-store")
+    add(store_dist, PREFIXES["rdf"] + "type", _n(DCAT + "Distribution"))
+    add(store_dist, DCAT + "accessURL", graph_store)
+    add(store_dist, DCAT + "accessService", graph_store)
     add(ds, DCAT + "distribution", _n(f"{base}/.well-known/void#sparql"))
     sparql_dist = _n(f"{base}/.well-known/void#sparql")
     add(sparql_dist, PREFIXES["rdf"] + "type", _n(DCAT + "Distribution"))

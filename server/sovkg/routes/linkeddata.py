@@ -183,6 +183,30 @@ async def ontology(request: Request) -> Response:
     return await run_in_threadpool(_ontology_response, request, rep)
 
 
+_OWL_VERSION_IRI = NamedNode("http://www.w3.org/2002/07/owl#versionIRI")
+
+
+def _is_version_iri(request: Request, iri: str) -> bool:
+    """Whether the ontology names ``iri`` as its owl:versionIRI."""
+    try:
+        node = NamedNode(iri)
+    except ValueError:
+        return False
+    return any(True for _ in store_of(request).quads_for_pattern(None, _OWL_VERSION_IRI, node))
+
+
+@router.api_route("/ontology/{version}", methods=["GET", "HEAD"])
+async def ontology_version(request: Request, version: str) -> Response:
+    """The ontology's version IRI (``…/ontology/0.1.0``): this version of the ontology."""
+    rep = _negotiate(request)
+    if isinstance(rep, Response):
+        return rep
+    iri = request.app.state.settings.thing_base + "ontology/" + version
+    if not await run_in_threadpool(_is_version_iri, request, iri):
+        return await run_in_threadpool(_not_found, request, rep, iri)
+    return await run_in_threadpool(_ontology_response, request, rep)
+
+
 def _shapes_response(request: Request, rep: Representation) -> Response:
     headers = _headers(request, rep)
     shapes = ld_state(request).shapes_store

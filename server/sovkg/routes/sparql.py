@@ -11,12 +11,14 @@ import json
 from collections.abc import AsyncIterator
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from sovkg.engine import QueryJob, UpdateJob
 from sovkg.errors import ProtocolError, SovkgError
+from sovkg.http.compress import GZIP_ABOVE, accepts_gzip, gzip_body, vary_encoding
 from sovkg.linkeddata.state import notify_store_changed
 from sovkg.namespaces import PREFIXES
 from sovkg.negotiation import negotiate
@@ -49,6 +51,7 @@ from sovkg.sparql.service import (
     endpoint_url,
     serialize_description,
 )
+from sovkg.sparql.syntax import explain
 
 #: path -> which operations it takes
 ENDPOINTS: dict[str, EndpointKind] = {
@@ -81,9 +84,12 @@ def plain(status: int, message: str, headers: dict[str, str] | None = None) -> R
     return PlainTextResponse(message.rstrip("\n") + "\n", status_code=status, headers=headers)
 
 
-def _error_for(e: Exception) -> tuple[int, str]:
-    """Status and message for a failed operation: the client's fault is 4xx, never a 500."""
+def _error_for(e: Exception, text: str | None = None) -> tuple[int, str]:
+    """Status and message for a failed operation: the client's fault is 4xx, never a 500.
+    ``text``: the query or update, so a syntax error can name its cause."""
     if isinstance(e, SyntaxError):
+        if text is not None:
+            return 400, explain(text, str(e.msg if e.msg else e), PREFIXES)
         return 400, f"SPARQL syntax error: {e.msg if e.msg else e}"
     if isinstance(e, SovkgError):
         return e.status, str(e)
@@ -128,7 +134,7 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
     try:
         out = await request.app.state.engine.query(job)
     except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
-        status, message = _error_for(e)
+        status, message = _error_for(e, op.query)
         return plain(status, message, CORS)
     choice = negotiated.graph if out.kind == "graph" else negotiated.results
     if choice is None:  # the lexer could not tell the form; the parser could
@@ -137,10 +143,14 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
     headers = {**CORS, **VARY, "Content-Type": content_type(choice.offered)}
     if out.truncated:  # the row limit cut the result
         headers["X-SPARQL-MaxRows"] = str(request.app.state.settings.max_rows)
+    body = out.body
+    if accepts_gzip(request.headers.get("accept-encoding")) and len(body) >= GZIP_ABOVE:
+        body = await run_in_threadpool(gzip_body, body)
+        headers.update({"Content-Encoding": "gzip", "Vary": vary_encoding(VARY["Vary"])})
     if len(out.body) > STREAM_ABOVE:  # a large result goes out in chunks as the client reads
-        return StreamingResponse(_chunks(out.body), headers=headers)
+        return StreamingResponse(_chunks(body), headers=headers)
     # one body with its length: the result is whole already (the worker built it)
-    return Response(out.body, headers=headers)
+    return Response(body, headers=headers)
 
 
 async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Response:
@@ -161,7 +171,7 @@ async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Respo
     try:
         await request.app.state.engine.update(job)
     except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
-        status, message = _error_for(e)
+        status, message = _error_for(e, op.update)
         return plain(status, message)
     finally:
         notify_store_changed(request.app)
@@ -209,6 +219,8 @@ async def _service_description(request: Request, endpoint: str) -> Response:
             stats,
             updates=settings.allow_updates,
             federated=bool(getattr(settings, "allow_service", None)),
+            prefixes=PREFIXES,
+            graph_store=_endpoint(request, "/store"),
         )
     except ValueError as e:  # the endpoint IRI comes from the Host header, which may be junk
         return plain(400, f"cannot describe the endpoint {endpoint!r}: {e}", CORS)
@@ -222,7 +234,7 @@ async def handle(request: Request, path: str, kind: EndpointKind) -> Response:
     """One SPARQL 1.1 Protocol endpoint: query, update, or the service description."""
     if request.method == "OPTIONS":
         return Response(status_code=204, headers=PREFLIGHT)
-    body = await request.body() if request.method == "POST" else b""
+    body = await request.body() if request.method in ("POST", "QUERY") else b""
     try:
         raw_query = request.scope.get("query_string", b"").decode("utf-8")
     except UnicodeDecodeError:

@@ -20,8 +20,12 @@ RESULT_OFFERS: dict[str, str] = {
 }
 
 #: CONSTRUCT/DESCRIBE (and the service description): Turtle first, so a client that says
-#: nothing (or ``*/*``) gets Turtle, which every RDF client reads.
-GRAPH_OFFERS: dict[str, str] = {s.media_type: s.media_type for s in RDF_SYNTAXES}
+#: nothing (or ``*/*``) gets Turtle, which every RDF client reads. The aliases clients send
+#: (``application/json`` for JSON-LD, ``text/n3`` and ``application/x-turtle`` for Turtle) last.
+GRAPH_OFFERS: dict[str, str] = {
+    **{s.media_type: s.media_type for s in RDF_SYNTAXES},
+    **{alias: s.media_type for s in RDF_SYNTAXES for alias in s.media_aliases},
+}
 
 _UTF8 = "; charset=utf-8"
 

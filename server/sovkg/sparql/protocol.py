@@ -5,7 +5,8 @@ Queries: GET ``?query=``, POST ``application/x-www-form-urlencoded`` (``query=``
 ``application/sparql-query``; dataset from ``default-graph-uri``/``named-graph-uri``.
 Updates: POST form (``update=``) or ``application/sparql-update``; dataset from
 ``using-graph-uri``/``using-named-graph-uri``. A GET with neither asks for the service
-description.
+description. The HTTP ``QUERY`` method (a safe request with a body, as Oxigraph takes it) carries
+a query exactly as a POST does, never an update.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ UPDATE_DATASET = ("using-graph-uri", "using-named-graph-uri")
 #: which operations an endpoint path takes: /sparql both, /query and /update one each
 EndpointKind = Literal["any", "query", "update"]
 
-ALLOWED_METHODS = "GET, POST, OPTIONS"
+ALLOWED_METHODS = "GET, POST, QUERY, OPTIONS"
 
 
 @dataclass(frozen=True)
@@ -170,12 +171,22 @@ def parse_request(request: HttpRequest) -> Operation:
         if any(_values(url_pairs, n) for n in QUERY_DATASET + UPDATE_DATASET):
             raise ProtocolError(400, "missing 'query' parameter")
         return ServiceDescriptionRequest()
-    if method != "POST":
+    if method not in ("POST", "QUERY"):
         raise ProtocolError(
             405,
-            f"{method} is not allowed here: query by GET or POST, update by POST",
+            f"{method} is not allowed here: query by GET, POST or QUERY, update by POST",
             {"Allow": ALLOWED_METHODS},
         )
+    op = _with_body(request, url_pairs, method)
+    if method == "QUERY" and isinstance(op, UpdateOperation):
+        raise ProtocolError(400, "QUERY is a safe method and carries queries only; update by POST")
+    return op
+
+
+def _with_body(
+    request: HttpRequest, url_pairs: list[tuple[str, str]], method: str
+) -> QueryOperation | UpdateOperation:
+    """The operation of a POST (or QUERY): a form, or a query or update as the body."""
     mtype, params = parse_media_type(request.content_type)
     accepted = f"{FORM}, {SPARQL_QUERY} or {SPARQL_UPDATE}"
     if not mtype:

@@ -17,6 +17,13 @@ VOID = "http://rdfs.org/ns/void#"
 RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 XSD_INTEGER = NamedNode("http://www.w3.org/2001/XMLSchema#integer")
 SIMPLE_ENTAILMENT = NamedNode("http://www.w3.org/ns/entailment/Simple")
+SH = "http://www.w3.org/ns/shacl#"
+DCAT = "http://www.w3.org/ns/dcat#"
+DCTERMS = "http://purl.org/dc/terms/"
+RDFS_SEE_ALSO = NamedNode("http://www.w3.org/2000/01/rdf-schema#seeAlso")
+XSD_ANY_URI = NamedNode("http://www.w3.org/2001/XMLSchema#anyURI")
+#: the Graph Store HTTP Protocol, which ``/store`` conforms to
+GRAPH_STORE_PROTOCOL = NamedNode("https://www.w3.org/TR/sparql11-http-rdf-update/")
 
 SD_PREFIXES = {
     "sd": SD,
@@ -24,6 +31,9 @@ SD_PREFIXES = {
     "formats": "http://www.w3.org/ns/formats/",
     "ent": "http://www.w3.org/ns/entailment/",
     "rdf": "http://www.w3.org/1999/02/22-rdf-syntax-ns#",
+    "sh": SH,
+    "dcat": DCAT,
+    "dcterms": DCTERMS,
 }
 
 #: counts the triples of every named graph, and of the default graph (the union)
@@ -87,8 +97,12 @@ def description_triples(
     *,
     updates: bool = False,
     federated: bool = False,
+    prefixes: Mapping[str, str] | None = None,
+    graph_store: str | None = None,
 ) -> list[Triple]:
-    """The service description as triples."""
+    """The service description as triples: with the ``prefixes`` every query may use without
+    declaring them (as SHACL prefix declarations, ``sh:declare``), and the ``graph_store``'s
+    URL (a ``dcat:DataService`` conforming to the Graph Store HTTP Protocol)."""
     service = BlankNode("service")
     dataset = BlankNode("dataset")
     default = BlankNode("defaultGraph")
@@ -105,9 +119,9 @@ def description_triples(
     ]
     if federated:
         t.append(Triple(service, _sd("feature"), _sd("BasicFederatedQuery")))
-    for media in dict.fromkeys([*RESULT_OFFERS.values(), *GRAPH_OFFERS]):
+    for media in dict.fromkeys([*RESULT_OFFERS.values(), *GRAPH_OFFERS.values()]):
         t.append(Triple(service, _sd("resultFormat"), NamedNode(FORMAT_IRIS[media])))
-    for media in GRAPH_OFFERS:  # what LOAD (an update) reads
+    for media in dict.fromkeys(GRAPH_OFFERS.values()):  # what LOAD (an update) reads
         t.append(Triple(service, _sd("inputFormat"), NamedNode(FORMAT_IRIS[media])))
     t += [
         Triple(service, _sd("defaultDataset"), dataset),
@@ -116,6 +130,23 @@ def description_triples(
         Triple(default, RDF_TYPE, _sd("Graph")),
         Triple(default, NamedNode(VOID + "triples"), _count(stats.default_triples)),
     ]
+    for i, (prefix, namespace) in enumerate((prefixes or {}).items()):
+        declaration = BlankNode(f"prefix{i}")
+        t += [
+            Triple(service, NamedNode(SH + "declare"), declaration),
+            Triple(declaration, NamedNode(SH + "prefix"), Literal(prefix)),
+            Triple(
+                declaration, NamedNode(SH + "namespace"), Literal(namespace, datatype=XSD_ANY_URI)
+            ),
+        ]
+    if graph_store is not None:
+        store = NamedNode(graph_store)
+        t += [
+            Triple(service, RDFS_SEE_ALSO, store),
+            Triple(store, RDF_TYPE, NamedNode(DCAT + "DataService")),
+            Triple(store, NamedNode(DCAT + "endpointURL"), store),
+            Triple(store, NamedNode(DCTERMS + "conformsTo"), GRAPH_STORE_PROTOCOL),
+        ]
     for i, (name, count) in enumerate(sorted(stats.named.items())):
         named, graph = BlankNode(f"namedGraph{i}"), BlankNode(f"graph{i}")
         t += [
