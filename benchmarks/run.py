@@ -384,9 +384,10 @@ def main() -> int:
     print(report)
     if args.output:
         args.output.write_text(report, encoding="utf-8")
-    (ROOT / "benchmarks" / "last-run.json").write_text(
-        json.dumps({"|".join(k): v for k, v in results.items()}, indent=1) + "\n"
-    )
+    if args.output:  # the raw cells beside the report
+        args.output.with_suffix(".json").write_text(
+            json.dumps({"|".join(k): v for k, v in results.items()}, indent=1) + "\n"
+        )
     return 0
 
 
