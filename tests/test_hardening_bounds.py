@@ -4,10 +4,14 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
+import shutil
+import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from pyoxigraph import RdfFormat, Store, parse
 from sovkg.engine.bounds import (
@@ -22,6 +26,9 @@ from sovkg.engine.isolated import run_isolated
 from sovkg.engine.shacl_job import ShaclJob
 from sovkg.engine.shacl_pool import ShaclPool
 from sovkg.errors import EngineCrashed, JobTimeout, MemoryLimitReached, WorkersBusy
+
+from tests.support.procs import query_workers
+from tests.support.server import LiveServer
 
 ROOT = Path(__file__).resolve().parent.parent
 PANIC_DATA = ROOT / "tests" / "data" / "engine-panic.nq"
@@ -149,4 +156,81 @@ def test_the_attack_is_cut_and_the_server_stays_healthy() -> None:
     assert report["peak_rss_mib"] < ceiling * 1.5
     assert report["probes"] > 0
     assert report["probes_failed"] == []
+    # /health told the truth while the attack was being cut: 200 every time
+    assert report["health_probes"] > 0
+    assert report["health_failed"] == []
     assert report["alive_after"] and report["healthy_after"]
+
+
+TOKEN = "bounds-token"
+
+
+def _panic_store_update() -> str:
+    """INSERT DATA of the minimal reproduction, in its order (after DROP ALL, the store then
+    holds exactly what makes pyoxigraph panic; --data would merge it into the shipped graphs,
+    whose order does not)."""
+    quads = parse(PANIC_DATA.read_bytes(), format=RdfFormat.N_QUADS)
+    body = " ".join(
+        f"GRAPH {q.graph_name} {{ {q.subject} {q.predicate} {q.object} }}" for q in quads
+    )
+    return f"INSERT DATA {{ {body} }}"
+
+
+@pytest.mark.live
+def test_query_workers_0_reports_an_engine_panic_as_503_and_keeps_serving() -> None:
+    server = LiveServer(
+        "--query-workers",
+        "0",
+        "--no-validate",
+        "--no-access-log",
+        "--allow-updates",
+        env={"SOVKG_TOKEN": TOKEN},
+    )
+    try:
+        server.wait_ready()
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        with httpx.Client(base_url=server.url, timeout=60, headers=auth) as c:
+            for update in ("DROP ALL", _panic_store_update()):
+                r = c.post("/sparql", data={"update": update})
+                assert r.status_code == 204, r.text
+            assert query_workers(server.proc.pid) == set()  # no standing pool
+            r = c.get("/sparql", params={"query": PANIC_QUERY})
+            assert r.status_code == 503
+            assert "the query engine crashed" in r.text
+            assert "not correctly implement a total order" in r.text
+            assert PANIC_QUERY in r.text
+            assert server.proc.poll() is None
+            assert c.get("/health").json()["status"] == "ok"
+            r = c.get("/sparql", params={"query": "SELECT (COUNT(*) AS ?n) { ?s ?p ?o }"})
+            assert r.status_code == 200
+            assert r.json()["results"]["bindings"][0]["n"]["value"] == "96"
+    finally:
+        server.stop()
+
+
+@pytest.mark.live
+def test_health_is_503_when_no_query_worker_can_start(tmp_path: Path) -> None:
+    """The query worker is killed and its replacement cannot start (the snapshots it opens are
+    gone and cannot be written again): nothing can answer, and /health says so."""
+    server = LiveServer(
+        "--store", str(tmp_path / "store"), "--query-workers", "1", "--no-validate",
+        "--no-access-log",
+    )  # fmt: skip
+    try:
+        server.wait_ready(timeout=180)
+        (worker,) = query_workers(server.proc.pid)
+        argv = Path(f"/proc/{worker}/cmdline").read_bytes().split(b"\0")
+        snapshots = Path(os.fsdecode(argv[argv.index(b"sovkg.engine.worker") + 2])).parent
+        assert snapshots.name.startswith("sovkg-snapshots-")
+        shutil.rmtree(snapshots)
+        snapshots.write_text("not a directory: no snapshot can be written here\n")
+        try:
+            os.kill(worker, signal.SIGKILL)
+            r = httpx.get(f"{server.url}/health", timeout=60)
+            assert r.status_code == 503
+            assert r.json()["status"] == "unavailable"
+            assert server.proc.poll() is None  # alive, and honest about it
+        finally:
+            snapshots.unlink()
+    finally:
+        server.stop()

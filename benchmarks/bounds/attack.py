@@ -13,9 +13,10 @@ group) with the given flags, then at the same time:
 - a probe query every 200 ms (a different one each time, so the response cache never answers).
 
 It prints every attacker's status, time and message, the probes' outcome, the peak resident
-memory of the process group (sampled every 50 ms from /proc), and whether /health answers
-200 afterwards; ``--json`` prints the same as one JSON object (tests/test_hardening_attack.py
-reads it). The server is stopped at the end, whatever happened. Linux only (/proc).
+memory of the process group (sampled every 50 ms from /proc), the answers of /health (asked
+every 500 ms during the attack) and whether it answers 200 afterwards; ``--json`` prints the
+same as one JSON object (tests/test_hardening_bounds.py reads it). The server is stopped at
+the end, whatever happened. Linux only (/proc).
 """
 
 from __future__ import annotations
@@ -114,6 +115,11 @@ class Report:
     probes: int = 0
     probes_failed: list[str] = field(default_factory=list)
     probe_max_seconds: float = 0.0
+    #: GET /health every 500 ms during the attack: how many, and every answer that was not 200
+    health_probes: int = 0
+    health_failed: list[str] = field(default_factory=list)
+    #: how many of the 200 answers said "busy" (every query worker taken, all ending in time)
+    health_busy: int = 0
     peak_rss_mib: float = 0.0
     base_rss_mib: float = 0.0
     healthy_after: bool = False
@@ -193,7 +199,21 @@ def run_attack(serve_args: list[str], timeout: float = 180.0) -> Report:
                     report.probe_max_seconds = round(max(report.probe_max_seconds, took), 2)
                     time.sleep(max(0.0, 0.2 - took))
 
-            watchers = [threading.Thread(target=sample), threading.Thread(target=probe)]
+            def health() -> None:
+                while not stop.is_set():
+                    started = time.monotonic()
+                    try:
+                        r = client.get("/health", timeout=30)
+                        if r.status_code != 200:
+                            report.health_failed.append(f"{r.status_code}: {r.text[:200]}")
+                        elif r.json().get("status") == "busy":
+                            report.health_busy += 1
+                    except httpx.HTTPError as e:
+                        report.health_failed.append(repr(e)[:200])
+                    report.health_probes += 1
+                    time.sleep(max(0.0, 0.5 - (time.monotonic() - started)))
+
+            watchers = [threading.Thread(target=f) for f in (sample, probe, health)]
             for t in watchers:
                 t.start()
             bomb, big, deep = billion_laughs(), ntriples(2_000_000), deep_collection(800_000)
@@ -284,6 +304,10 @@ def main() -> int:
     print(
         f"probes: {report.probes}, failed {len(report.probes_failed)}, slowest "
         f"{report.probe_max_seconds} s"
+    )
+    print(
+        f"/health during the attack: {report.health_probes}, not 200: "
+        f"{len(report.health_failed)}, busy: {report.health_busy}"
     )
     print(f"process group RSS: {report.base_rss_mib} MiB at rest, peak {report.peak_rss_mib} MiB")
     print(f"alive afterwards: {report.alive_after}, /health 200: {report.healthy_after}")

@@ -51,7 +51,9 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        shacl.start_pool(app)  # warm before the first POST /shacl
         yield
+        shacl.stop_pool(app)
         engine.close()
 
     app = FastAPI(

@@ -29,6 +29,20 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def query_workers(pid: int) -> set[int]:
+    """The live child processes of ``pid`` that are not SHACL workers (those are started with
+    the server too, and stay warm)."""
+    found = set()
+    for child in children(pid):
+        try:
+            cmdline = Path(f"/proc/{child}/cmdline").read_bytes()
+        except OSError:
+            continue
+        if b"sovkg.engine.shacl_worker" not in cmdline:
+            found.add(child)
+    return found
+
+
 def alive(pid: int) -> bool:
     """Whether the process exists and is not a zombie."""
     fields = _stat(pid)

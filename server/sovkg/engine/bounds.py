@@ -23,6 +23,7 @@ The default (:func:`default_memory_mib`) gives all workers together at most
 
 from __future__ import annotations
 
+import os
 import resource
 import signal
 import sys
@@ -125,11 +126,17 @@ class MemorySettings(Protocol):
     def shacl_concurrency(self) -> int: ...
 
 
+def isolated_concurrency() -> int:
+    """With ``--query-workers 0``, how many children forked for one query each may run at
+    once: one per core this process may run on."""
+    return max(1, len(os.sched_getaffinity(0)))
+
+
 def worker_processes(settings: MemorySettings) -> int:
     """How many worker processes the server may run at most: per server process, the query
-    workers and the SHACL workers."""
-    per_server = max(1, settings.query_workers) + settings.shacl_concurrency
-    return max(1, settings.workers) * per_server
+    workers (or the children of ``--query-workers 0``) and the SHACL workers."""
+    query = settings.query_workers or isolated_concurrency()
+    return max(1, settings.workers) * (query + settings.shacl_concurrency)
 
 
 def worker_memory_mib(settings: MemorySettings) -> int | None:
@@ -141,13 +148,15 @@ def worker_memory_mib(settings: MemorySettings) -> int | None:
 
 
 class StderrTail:
-    """Reads a worker's stderr in a thread: forwards it to ours and keeps the last
-    :data:`TAIL_BYTES`, so that a dead worker's death can be classified. Allocation failures and
+    """Reads a worker's stderr in a thread: forwards it to ours and keeps the first and the last
+    :data:`TAIL_BYTES`, so that a dead worker's death can be classified (a panic's message comes
+    before its backtrace, which may be long when RUST_BACKTRACE is set). Allocation failures and
     panics are kept but not forwarded (the pool reports them as one line)."""
 
     TAIL_BYTES = 16 * 1024
 
     def __init__(self, stream: IO[bytes]) -> None:
+        self.head = bytearray()
         self.tail = bytearray()
         self._stream = stream
         self._thread = threading.Thread(target=self._read, name="worker-stderr", daemon=True)
@@ -156,16 +165,21 @@ class StderrTail:
     def _read(self) -> None:
         read = getattr(self._stream, "read1", self._stream.read)
         while chunk := read(65536):
-            self.tail.extend(chunk)
+            room = self.TAIL_BYTES - len(self.head)
+            if room > 0:
+                self.head.extend(chunk[:room])
+                self.tail.extend(chunk[room:])
+            else:
+                self.tail.extend(chunk)
             del self.tail[: -self.TAIL_BYTES]
             if not any(m in chunk for m in (b"MemoryError", b"memory allocation of", b"panicked")):
                 sys.stderr.buffer.write(chunk)
                 sys.stderr.buffer.flush()
 
     def text(self, wait: float = 2.0) -> bytes:
-        """The tail so far, after waiting up to ``wait`` s for the stream to close."""
+        """The head and tail so far, after waiting up to ``wait`` s for the stream to close."""
         self._thread.join(timeout=wait)
-        return bytes(self.tail)
+        return bytes(self.head + self.tail)
 
 
 def death_error(returncode: int | None, tail: bytes, limit_mib: int | None, what: str) -> Exception:

@@ -1,5 +1,5 @@
-"""The runner a server's settings ask for: local (threads or a worker pool) or a remote
-backend, always behind the guard."""
+"""The runner a server's settings ask for: local (a worker pool, or a child forked per query)
+or a remote backend, always behind the guard."""
 
 from __future__ import annotations
 
@@ -8,12 +8,12 @@ from typing import Protocol
 
 from pyoxigraph import Store
 
-from sovkg.engine.bounds import MemorySettings, worker_memory_mib
+from sovkg.engine.bounds import MemorySettings, isolated_concurrency, worker_memory_mib
 from sovkg.engine.guarded import GuardedRunner
+from sovkg.engine.isolated import IsolatedRunner
 from sovkg.engine.jobs import Runner
 from sovkg.engine.pool import ProcessRunner
 from sovkg.engine.remote import RemoteRunner, RemoteStore
-from sovkg.engine.threads import ThreadRunner
 
 
 class RunnerSettings(Protocol):
@@ -52,8 +52,10 @@ def guarded(inner: Runner, settings: RunnerSettings) -> GuardedRunner:
 
 
 def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
-    """The runner for a server: a guarded process pool, or threads with ``query_workers`` 0."""
+    """The runner for a server: a guarded process pool, or with ``query_workers`` 0 no
+    standing pool but a child forked for each query (an engine crash is contained either way)."""
     inner: Runner
+    memory_mib = worker_memory_mib(settings) if isinstance(settings, MemorySettings) else None
     if settings.query_workers > 0:
         # every server worker has a pool of its own; forked workers share the data's pages, so
         # idle ones cost little, and a pool shared out among server workers starved the one
@@ -62,13 +64,16 @@ def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
             store,
             workers=settings.query_workers,
             timeout=settings.query_timeout,
-            memory_mib=worker_memory_mib(settings)
-            if isinstance(settings, MemorySettings)
-            else None,
+            memory_mib=memory_mib,
             on_disk=settings.store_path is not None,
         )
     else:
-        inner = ThreadRunner(store)
+        inner = IsolatedRunner(
+            store,
+            timeout=settings.query_timeout,
+            memory_mib=memory_mib,
+            concurrency=isolated_concurrency(),
+        )
     return guarded(inner, settings)
 
 

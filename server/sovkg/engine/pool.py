@@ -543,6 +543,14 @@ class WorkerPool:
         execute_update(self.store, job)
         self.store.flush()  # durable before it is acknowledged
 
+    def can_answer(self) -> bool:
+        """Whether a job given now will be answered within its time limit: the pool is open and
+        some worker is up, idle or busy with a job that the supervisor ends by its deadline
+        (False while every worker is dead or still failing to start; for ``/health``)."""
+        if self._closed:
+            return False
+        return bool(self._idle) or any(w.reply is not None and not w.dead for w in self._workers)
+
     async def ping(self, timeout: float) -> None:
         """Raise unless a worker answers a trivial job within ``timeout`` seconds."""
         await self.run("ping", None, timeout=min(timeout, self.timeout))

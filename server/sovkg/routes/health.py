@@ -1,4 +1,17 @@
-"""``GET /health``: whether the server can answer queries."""
+"""``GET /health``: whether the server can answer queries.
+
+The probe is a trivial query (``ASK { ?s ?p ?o }``) with a deadline of :data:`HEALTH_TIMEOUT`:
+
+- answered in time: ``200 {"status": "ok"}``;
+- not answered in time, but the query engine can still take a job within its own time limit
+  (every query worker busy with a job that its supervisor ends at the job's deadline, so one is
+  free by then; the runner says so with ``can_answer()``): ``200 {"status": "busy"}``. Busy is
+  not down: this is what the server looks like while attacks are being cut;
+- nothing can answer: ``503`` with the reason. That is the probe failing (the pool closed, the
+  backend of ``--backend`` unreachable or failing, the store unreadable, the probe's worker
+  dead), or no answer in time from a runner that cannot say it will answer (every worker dead
+  and new ones failing to start, a backend that does not answer).
+"""
 
 from __future__ import annotations
 
@@ -13,14 +26,31 @@ router = APIRouter()
 HEALTH_TIMEOUT = 5.0
 
 
+def _can_answer(engine: object) -> bool:
+    """Whether the engine's runner (under its guard) says a job given now will be answered
+    within its time limit; False for runners that cannot tell."""
+    runner = getattr(engine, "runner", None)
+    inner = getattr(runner, "inner", runner)
+    can_answer = getattr(inner, "can_answer", None)
+    return bool(can_answer()) if callable(can_answer) else False
+
+
 @router.get("/health")
 async def health(request: Request) -> JSONResponse:
-    """200 when a trivial query is answered in time (so a worker is free and has the data),
-    503 with the reason otherwise: all workers stuck, the pool gone, the store unreadable."""
+    """200 when a trivial query is answered in time, or the engine is busy but will answer
+    within its time limit; 503 with the reason when nothing can answer."""
     engine = request.app.state.engine
     try:
         body = await asyncio.wait_for(engine.select_json("ASK { ?s ?p ?o }"), HEALTH_TIMEOUT)
     except TimeoutError:
+        if _can_answer(engine):
+            return JSONResponse(
+                {
+                    "status": "busy",
+                    "detail": f"every query worker is busy (no answer in {HEALTH_TIMEOUT:g} s); "
+                    "each ends by its time limit, so queries are still answered",
+                }
+            )
         return JSONResponse(
             {
                 "status": "unavailable",

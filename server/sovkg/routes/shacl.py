@@ -15,6 +15,7 @@ from __future__ import annotations
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from pyoxigraph import RdfFormat
+from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
@@ -140,9 +141,10 @@ def report_response(request: Request, report: ShaclOutcome, media: str) -> Respo
     return Response(report.body, media_type="text/turtle; charset=utf-8", headers=headers)
 
 
-def shacl_pool(request: Request) -> ShaclPool:
-    """The application's SHACL workers, started on the first validation."""
-    state = request.app.state
+def start_pool(app: Starlette) -> ShaclPool:
+    """The application's SHACL workers, started (and warming up, in their own processes) now if
+    they are not yet: at server start, by the application's lifespan."""
+    state = app.state
     pool: ShaclPool | None = getattr(state, "shacl_pool", None)
     if pool is None:
         settings = state.settings
@@ -154,6 +156,19 @@ def shacl_pool(request: Request) -> ShaclPool:
         pool.warm()
         state.shacl_pool = pool
     return pool
+
+
+def stop_pool(app: Starlette) -> None:
+    """End the application's SHACL workers (at server shutdown)."""
+    pool: ShaclPool | None = getattr(app.state, "shacl_pool", None)
+    if pool is not None:
+        pool.close()
+
+
+def shacl_pool(request: Request) -> ShaclPool:
+    """The application's SHACL workers (started here when no lifespan ran, as in tests that
+    call the application directly)."""
+    return start_pool(request.app)
 
 
 def _busy(e: SovkgError) -> PlainTextResponse:
