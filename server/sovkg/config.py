@@ -38,6 +38,8 @@ class SettingsError(ClientError, ValueError):
 #: query worker processes by default: one per core this process may run on (measured fastest
 #: on 2 cores; more workers than cores add processes, not throughput; see benchmarks/RESULTS.md)
 DEFAULT_QUERY_WORKERS = max(1, len(os.sched_getaffinity(0)))
+#: the SHACL engines, the default first (sovkg.validation runs them)
+SHACL_ENGINES = ("shacl", "pyshacl")
 
 
 @dataclass(frozen=True)
@@ -86,6 +88,8 @@ class Settings:
     backend_update: str | None = None
     #: where validation verdicts are remembered (None: ``~/.cache/sovkg``)
     cache_dir: Path | None = None
+    #: the SHACL engine that validates the data at start (see sovkg.validation)
+    shacl_engine: str = "shacl"
 
     @classmethod
     def from_env(
@@ -435,6 +439,14 @@ OPTIONS: tuple[Option, ...] = (
         "SOVKG_CACHE_DIR",
         Path,
         "where verdicts of past validations are kept (default ~/.cache/sovkg)",
+    ),
+    Option(
+        "shacl_engine",
+        "--engine",
+        "SOVKG_SHACL_ENGINE",
+        str,
+        "SHACL engine: shacl (fast) or pyshacl (the reference implementation)",
+        choices=SHACL_ENGINES,
     ),
 )
 

@@ -7,6 +7,7 @@ from pathlib import Path
 
 from sovkg import __version__
 from sovkg.config import OPTIONS, Option
+from sovkg.config import option as setting
 from sovkg.formats import RDF_FORMATS, RESULT_FORMATS
 
 EPILOG = "Exit codes: 0 success, 1 violations or failed query, 2 usage or unreadable input."
@@ -61,6 +62,7 @@ def parser() -> argparse.ArgumentParser:
     v.add_argument(
         "--without-ontology", action="store_true", help="do not add our ontology to the data graph"
     )
+    add_option(v, setting("shacl_engine"))
 
     e = sub.add_parser(
         "export",

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from collections.abc import Callable
@@ -12,7 +13,7 @@ from pyoxigraph import Store
 
 from sovkg.cli.args import parser
 from sovkg.cli.server import require_parser, run_server
-from sovkg.config import Settings, overrides_from
+from sovkg.config import Settings, option, overrides_from
 from sovkg.dataset import open_store
 from sovkg.engine import QueryJob, evaluate
 from sovkg.engine.isolated import run_isolated
@@ -62,7 +63,7 @@ def serve(args: argparse.Namespace) -> int:
 def _local_data(settings: Settings) -> tuple[Store, str]:
     store = open_store(settings.store_path, settings.data_files)
     if settings.validate_on_start:
-        report = validate_store(store)
+        report = validate_store(store, engine=settings.shacl_engine)
         if report is not None and not report.conforms:
             sys.stderr.write(report.text())
             raise _Refused("the data violates the shapes; fix it or start with --no-validate")
@@ -87,7 +88,7 @@ def _backend_data(settings: Settings) -> tuple[None, str]:
         ) from None
     finally:
         remote.close()
-    report = validate_store(copy)
+    report = validate_store(copy, engine=settings.shacl_engine)
     if report is not None and not report.conforms:
         sys.stderr.write(report.text())
         raise _Refused("the backend's data violates the shapes; fix it or start with --no-validate")
@@ -97,7 +98,12 @@ def _backend_data(settings: Settings) -> tuple[None, str]:
 
 def validate(args: argparse.Namespace) -> int:
     """``sovkg validate``: SHACL over the shipped graph or the given files."""
-    report = validate_files(args.files, args.shapes, with_ontology=not args.without_ontology)
+    engine = args.shacl_engine or option("shacl_engine").from_text(
+        os.environ.get("SOVKG_SHACL_ENGINE", "shacl")
+    )
+    report = validate_files(
+        args.files, args.shapes, with_ontology=not args.without_ontology, engine=engine
+    )
     if args.format == "text":
         sys.stdout.write(report.text())
     else:
