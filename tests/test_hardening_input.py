@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple, parse, serialize
+from sovkg.dataset import read_quads
+from sovkg.errors import LoadError
 from sovkg.rdfinput import (
     DEFAULT_LIMITS,
     InputLimits,
@@ -16,6 +18,8 @@ from sovkg.rdfinput import (
     check_quads,
     parse_guarded,
 )
+
+from tests.support.server import run_sovkg
 
 ROOT = Path(__file__).resolve().parent.parent
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
@@ -224,3 +228,25 @@ def test_the_term_check_sees_inside_triple_terms() -> None:
     quad = Quad(NamedNode("http://e/a"), NamedNode("http://e/q"), inner)
     with pytest.raises(InputRefused, match="a literal of 5000 bytes"):
         check_quads([quad], InputLimits(max_term_bytes=1000))
+
+
+# --- local files: sovkg validate and --data read RDF/XML through the entity check ----------
+
+
+def test_a_local_rdfxml_file_with_an_entity_bomb_is_refused_with_exit_2(tmp_path: Path) -> None:
+    """A validator's CI may run ``sovkg validate`` on files strangers sent: a 1 KB file cannot
+    ask for gigabytes, and the reason is named."""
+    path = tmp_path / "bomb.rdf"
+    path.write_bytes(bomb(9))
+    with pytest.raises(LoadError, match=r"bomb\.rdf: refused: .*entity expansion"):
+        read_quads(path)
+    out = run_sovkg("validate", str(path), timeout=300)
+    assert out.returncode == 2
+    assert b"entity expansion of this size is refused" in out.stderr
+    assert b"Traceback" not in out.stderr
+
+
+def test_a_local_owl_file_with_namespace_entities_still_loads(tmp_path: Path) -> None:
+    path = tmp_path / "ontology.rdf"
+    path.write_bytes(owl_style_rdfxml())
+    assert len(read_quads(path)) == len(list(parse(owl_style_rdfxml(), format=XML)))

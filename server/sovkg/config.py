@@ -287,7 +287,7 @@ OPTIONS: tuple[Option, ...] = (
         "SOVKG_QUERY_WORKERS",
         int,
         "query worker processes, killed and replaced at the time limit; one per core by "
-        "default (0 runs queries in threads, which cannot be stopped)",
+        "default (0: no standing pool, each query in a child process forked for it)",
         metavar="N",
         check=_POSITIVE[0],
         rule=_POSITIVE[1],

@@ -37,6 +37,7 @@ __all__ = [
     "InputLimits",
     "InputRefused",
     "check_bytes",
+    "check_entities",
     "check_quads",
     "parse_guarded",
 ]
@@ -284,6 +285,13 @@ def _check_rdfxml(body: bytes, limits: InputLimits) -> None:
         raise InputRefused(
             f"the RDF/XML document declares more than {limits.max_prefixes} namespace prefixes"
         )
+    check_entities(body, limits)
+
+
+def check_entities(body: bytes, limits: InputLimits = DEFAULT_LIMITS) -> None:
+    """The entity check alone, for RDF/XML: refuses parameter, external, unparsed and recursive
+    entities, and expansion past the budget; a few namespace abbreviations pass. Local files
+    (``sovkg validate``, ``--data``) go through this one check too."""
     utf16 = body[:2] in (b"\xff\xfe", b"\xfe\xff") or b"\x00" in body[:4]
     if not utf16 and b"<!ENTITY" not in body:
         return  # only the predefined entities and character references: nothing to expand

@@ -3,7 +3,8 @@ a time limit and a cap on how many run at once.
 
 A pool of its own rather than the query workers': a SHACL worker holds pySHACL, rdflib and our
 shapes and ontology (warm), a query worker holds a snapshot of the store; neither needs the
-other's. Workers start on first use and stay warm; at most ``concurrency`` exist.
+other's. Workers start with the server (:meth:`ShaclPool.warm`, from the application's
+lifespan) and stay warm; at most ``concurrency`` exist.
 
 - past ``timeout`` seconds the worker is SIGKILLed (its CPU is free at once) and the client
   gets :class:`~sovkg.errors.JobTimeout`;
