@@ -32,6 +32,7 @@ from sovkg.linkeddata.terms import (
     ORG_ORGANIZATION,
     ORG_ROLE,
     ORG_ROLE_PROPERTY,
+    PREFIXES,
     PROV_DERIVED_FROM,
     RDF_TYPE,
     RDFS_COMMENT,
@@ -40,6 +41,8 @@ from sovkg.linkeddata.terms import (
     is_status_property,
     local_name,
 )
+
+_PROJECT_TRANSLATION = NamedNode(PREFIXES["ksai"] + "projectTranslation")
 
 Subject = NamedNode | BlankNode
 _DIGITS = re.compile(r"(\d+)")
@@ -86,6 +89,8 @@ class Quote:
     text: str
     passage: Term | None = None
     source: Term | None = None
+    #: the project's own English translation (ksai:projectTranslation), never source text
+    translation: str | None = None
 
 
 @dataclass
@@ -243,10 +248,16 @@ class PageBuilder:
         if not texts:
             return None
         sources = self.objects(passage, OA_HAS_SOURCE)
+        translations = [
+            o.value
+            for o in self.objects(passage, _PROJECT_TRANSLATION)
+            if isinstance(o, Literal) and o.language == "en"
+        ]
         return Quote(
             text=" ".join(sorted({t.value for t in texts})),
             passage=self.term(passage) if isinstance(passage, NamedNode) else None,
             source=self.term(sources[0]) if sources else None,
+            translation=" ".join(sorted(translations)) or None,
         )
 
     def quotes(self, fact: Subject) -> list[Quote]:

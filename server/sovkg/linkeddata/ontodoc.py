@@ -6,9 +6,9 @@ instances of a class, triples using a property, things that use a concept.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
-from pyoxigraph import NamedNode, Store
+from pyoxigraph import Literal, NamedNode, Store
 
 from sovkg.linkeddata.entity import PageBuilder, PropertyRow, Term
 from sovkg.linkeddata.terms import (
@@ -21,12 +21,14 @@ from sovkg.linkeddata.terms import (
     SH_NODE_SHAPE,
     SKOS_CONCEPT_SCHEME,
     SKOS_DEFINITION,
+    SKOS_EXAMPLE,
     SKOS_IN_SCHEME,
     local_name,
 )
 
 _EXAMPLES = 3
-_SKIP_IN_DETAILS = frozenset({RDFS_COMMENT, SKOS_DEFINITION, SKOS_IN_SCHEME})
+_SKIP_IN_DETAILS = frozenset({RDFS_COMMENT, SKOS_DEFINITION, SKOS_IN_SCHEME, SKOS_EXAMPLE})
+_SKOS_SCOPE_NOTE = NamedNode("http://www.w3.org/2004/02/skos/core#scopeNote")
 
 
 @dataclass
@@ -41,6 +43,8 @@ class TermDoc:
     details: list[PropertyRow]
     examples: list[tuple[Term, Term | None, Term | None]]  # subject, predicate, object
     uses: int
+    #: Turtle or SPARQL text given as skos:example (a triple of the data, a query)
+    code: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -61,6 +65,11 @@ class OntologyPage:
     classes: list[TermDoc]
     properties: list[TermDoc]
     schemes: list[SchemeDoc]
+    #: the reused terms (ORG, schema.org, PROV-O ...) as this graph uses them
+    reused: list[TermDoc] = field(default_factory=list)
+    #: rules of the ontology (skos:scopeNote on its header) and the queries that apply them
+    rules: list[str] = field(default_factory=list)
+    queries: list[str] = field(default_factory=list)
 
 
 def _subjects_of_types(store: Store, types: tuple[NamedNode, ...]) -> list[NamedNode]:
@@ -72,13 +81,22 @@ def _subjects_of_types(store: Store, types: tuple[NamedNode, ...]) -> list[Named
     return list(found.values())
 
 
+def _code(store: Store, node: NamedNode) -> list[str]:
+    return sorted(
+        q.object.value
+        for q in store.quads_for_pattern(node, SKOS_EXAMPLE, None)
+        if isinstance(q.object, Literal)
+    )
+
+
 def _doc(b: PageBuilder, node: NamedNode, examples: list, uses: int) -> TermDoc:
     return TermDoc(
         anchor=local_name(node.value),
         term=b.term(node),
         labels=b.labels.labels_by_language(node),
         definition=b.labels.text(node, (SKOS_DEFINITION,)),
-        comment=b.labels.text(node, (RDFS_COMMENT,)),
+        comment=b.labels.text(node, (RDFS_COMMENT, _SKOS_SCOPE_NOTE)),
+        code=_code(b.store, node),
         details=[
             r for r in b.rows(node) if r.predicate.iri not in {p.value for p in _SKIP_IN_DETAILS}
         ],
@@ -93,7 +111,7 @@ def _class_examples(b: PageBuilder, cls: NamedNode) -> tuple[list, int]:
 
 
 def _property_examples(b: PageBuilder, prop: NamedNode) -> tuple[list, int]:
-    out = []
+    out: list[tuple[Term, Term | None, Term | None]] = []
     n = 0
     for q in b.store.quads_for_pattern(None, prop, None):
         n += 1
@@ -103,7 +121,7 @@ def _property_examples(b: PageBuilder, prop: NamedNode) -> tuple[list, int]:
 
 
 def _concept_examples(b: PageBuilder, concept: NamedNode) -> tuple[list, int]:
-    out = []
+    out: list[tuple[Term, Term | None, Term | None]] = []
     n = 0
     for q in b.store.quads_for_pattern(None, None, concept):
         if q.predicate.value.startswith("http://www.w3.org/2004/02/skos/core#"):
@@ -149,13 +167,27 @@ def build_ontology_page(
             )
         )
     schemes.sort(key=lambda s: s.scheme.term.text.casefold())
+    reused = [
+        _doc(b, t, *_property_examples(b, t))
+        for t in _subjects_of_types(store, (RDF_PROPERTY, RDFS_CLASS))
+        if not t.value.startswith(namespace)
+        and any(store.quads_for_pattern(t, _SKOS_SCOPE_NOTE, None))
+    ]
+    rules = [b.labels.text(onto, (_SKOS_SCOPE_NOTE,)) or ""]
     return OntologyPage(
         iri=ontology_iri,
         title=b.labels.label(onto),
-        header=b.rows(onto),
+        header=[
+            r
+            for r in b.rows(onto)
+            if r.predicate.iri not in {SKOS_EXAMPLE.value, _SKOS_SCOPE_NOTE.value}
+        ],
         classes=_by_label(classes),
         properties=_by_label(props),
         schemes=schemes,
+        reused=sorted(reused, key=lambda d: d.term.iri or ""),
+        rules=[r for r in rules if r],
+        queries=_code(store, onto),
     )
 
 
