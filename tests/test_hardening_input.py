@@ -250,3 +250,12 @@ def test_a_local_owl_file_with_namespace_entities_still_loads(tmp_path: Path) ->
     path = tmp_path / "ontology.rdf"
     path.write_bytes(owl_style_rdfxml())
     assert len(read_quads(path)) == len(list(parse(owl_style_rdfxml(), format=XML)))
+
+
+def test_an_encoding_expat_does_not_know_is_a_refusal_not_a_crash() -> None:
+    """Found by the /shacl fuzzing: expat raised LookupError (a 500) for such a declaration."""
+    doctype = b'<!DOCTYPE rdf:RDF [<!ENTITY a "http://example.org/">]>'
+    body = b'<?xml version="1.0" encoding="EBCDIC-US"?>\n' + doctype + b"<rdf:RDF/>"
+    with pytest.raises(InputRefused, match="unknown encoding: EBCDIC-US"):
+        check_bytes(body, XML)
+    check_bytes(body.replace(doctype, b""), XML)  # no entities: the parser's to report

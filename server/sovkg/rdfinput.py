@@ -244,7 +244,7 @@ def _read_doctype(body: bytes, limits: InputLimits) -> _Doctype:
         parser.Parse(body, True)
     except _DoctypeDone:
         pass
-    except expat.ExpatError as e:
+    except (expat.ExpatError, LookupError) as e:  # LookupError: an encoding expat lacks
         if b"<!ENTITY" in body or b"<\x00!\x00E" in body or b"\x00<\x00!\x00E" in body:
             raise InputRefused(f"cannot read the RDF/XML DOCTYPE: {e}") from None
         # no entities: the XML error is the RDF parser's to report, with its own position
