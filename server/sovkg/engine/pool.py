@@ -30,6 +30,7 @@ import builtins
 import contextlib
 import os
 import pickle
+import re
 import shutil
 import signal
 import socket
@@ -52,6 +53,8 @@ from sovkg.errors import QueryTimeout, WorkerFailed, WorkersBusy
 
 #: the module a spawned worker runs
 WORKER_MODULE = "sovkg.engine.worker"
+#: an update that may evaluate a pattern (over-approximated: the word anywhere in its text)
+_WHERE = re.compile(r"where", re.IGNORECASE)
 #: seconds a new worker may take to say it is ready (a spawned one opens a snapshot)
 START_SECONDS = 60.0
 #: seconds between two looks at the workers' private memory
@@ -252,6 +255,7 @@ class WorkerPool:
         #: how many times a snapshot was published again because a worker could not open it
         self.republished = 0
         self._failed_starts = 0
+        self._stale_snapshot = False
         self._workers: set[Worker] = set()
         self._idle: deque[Worker] = deque()
         self._waiters: deque[asyncio.Future[Worker]] = deque()
@@ -296,6 +300,9 @@ class WorkerPool:
             worker = Worker(pid, ours, self.version, self._lost)
             worker.stderr = StderrTail(os.fdopen(err_read, "rb"))
             return worker
+        if self._stale_snapshot:  # an update since the last snapshot: this worker sees it
+            self._stale_snapshot = False
+            self._publish()
         assert self._snapshot is not None
         proc = subprocess.Popen(
             [sys.executable, "-P", "-m", WORKER_MODULE, str(theirs.fileno())]
@@ -370,7 +377,8 @@ class WorkerPool:
 
     def _release(self, worker: Worker) -> None:
         """A worker is free: retire it if it must go, else hand it to a waiting job."""
-        if self._closed or worker.dead or worker.retire or worker.version != self.version:
+        stale = worker.version != self.version and not self.on_disk  # on disk: reopened
+        if self._closed or worker.dead or worker.retire or stale:
             self._replace(worker)
             return
         while self._waiters:
@@ -448,6 +456,27 @@ class WorkerPool:
         deadline = time.monotonic() + limit
         worker = await self._acquire(deadline)
         assert self._loop is not None
+        if worker.version != self.version:  # a snapshot worker behind an update: reopen first
+            version = self.version
+            if self._stale_snapshot:
+                self._stale_snapshot = False
+                await asyncio.to_thread(self._publish)
+            await self._job(worker, "open", str(self._snapshot), deadline, limit, keep=True)
+            worker.version = version
+        return await self._job(worker, kind, payload, deadline, limit)
+
+    async def _job(
+        self,
+        worker: Worker,
+        kind: str,
+        payload: object,
+        deadline: float,
+        limit: float,
+        keep: bool = False,
+    ) -> object:
+        """Send one job to ``worker`` and wait for its answer, killing it past ``deadline``
+        (``keep``: the caller has another job for the same worker)."""
+        assert self._loop is not None
         self._next_job += 1
         job_id = self._next_job
         worker.reply = self._loop.create_future()
@@ -477,7 +506,10 @@ class WorkerPool:
         worker.reply = None
         if kind == "update":
             worker.retire = True  # its copy now holds a trial of the update
-        self._release(worker)
+        if reply[1] == "error" and keep:  # it could not get ready for the next job
+            self._replace(worker)
+        elif not keep:
+            self._release(worker)
         if reply[1] == "error":
             raise rebuild_error(reply[2], reply[3])
         return reply[2]
@@ -520,16 +552,21 @@ class WorkerPool:
             await self._trial(job)
             await asyncio.to_thread(self._apply, job)
             self.version += 1
-            if self.on_disk:
-                await asyncio.to_thread(self._publish)
-            for w in list(self._idle):  # busy ones go when their job ends
-                self._idle.remove(w)
-                self._replace(w)
+            self._stale_snapshot = self.on_disk  # published when a query next needs it
+            if not self.on_disk:  # forked workers saw the old data: fork anew (busy ones later)
+                for w in list(self._idle):
+                    self._idle.remove(w)
+                    self._replace(w)
 
     async def _trial(self, job: UpdateJob) -> None:
         """Run the update in a worker first, under the time limit: a runaway dies there."""
         if not self.on_disk:
             await self.run("update", job)  # on the worker's copy-on-write view
+            return
+        if not _WHERE.search(job.update):
+            # no pattern to evaluate (INSERT DATA, DELETE DATA, CLEAR, DROP, ...): its work is
+            # linear in its own size or the data's, nothing can run away; a trial on a copy
+            # of a RocksDB store would only cost time
             return
         assert self._snapshots is not None
         copy = self._snapshots / f"trial-{self.version}"

@@ -125,6 +125,14 @@ def serve(sock: socket.socket, store: Store) -> None:
         if message is None:
             return
         job_id, kind, payload = cast(tuple[int, str, Any], message)
+        if kind == "open":  # a newer snapshot (after an update): see it from now on
+            try:
+                store = Store.read_only(str(payload))
+            except (OSError, RuntimeError, ValueError) as e:
+                write_frame(sock, _error(job_id, e))
+                continue
+            write_frame(sock, (job_id, "ok", None))
+            continue
         try:
             reply: tuple[Any, ...] = (job_id, "ok", JOBS[kind](store, payload))
         except MemoryError:  # not trusted with another job: the server classifies the exit
