@@ -183,6 +183,13 @@ class Servers:
         self.tmp = Path(tempfile.mkdtemp(prefix="sovkg-bench-"))
         self.procs: dict[str, subprocess.Popen] = {}
         self.urls: dict[str, str] = {}
+        try:
+            self._start_all(default_args, tuned_args, peers)
+        except BaseException:  # nothing started may outlive a failed start
+            self.stop()
+            raise
+
+    def _start_all(self, default_args: list[str], tuned_args: list[str], peers: bool) -> None:
         nq, ttl = self.tmp / "dump.nq", self.tmp / "dump.ttl"
         for fmt, target in (("nquads", nq), ("turtle", ttl)):
             subprocess.run(
