@@ -556,3 +556,12 @@ def test_live_server_survived_the_shacl_fuzzing(live) -> None:
         timeout=60,
     )
     assert r.status_code == 200
+
+
+@pytest.mark.parametrize("path", ["/.well-known/void", "/dumps", "/reconcile"])
+def test_a_junk_host_header_is_a_400_naming_it(client: InProcessClient, path: str) -> None:
+    """Found by the fuzzing above: an empty Host made /.well-known/void build an invalid IRI
+    (http://fuzz:None/...) and answer 500."""
+    r = client.get(path, headers={"Host": "", "Accept": "text/turtle"})
+    assert r.status_code == 400, r.text
+    assert "Host" in r.text

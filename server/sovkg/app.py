@@ -17,7 +17,7 @@ from sovkg.config import SETTINGS_ENV, Settings, settings_from_json
 from sovkg.dataset import open_store
 from sovkg.engine import Engine
 from sovkg.engine.build import build_backend, build_runner
-from sovkg.errors import BackendTimeout, BackendUnavailable, SovkgError
+from sovkg.errors import BackendTimeout, BackendUnavailable, ClientError, SovkgError
 from sovkg.http.accesslog import configure_access_log
 from sovkg.http.cache import ResponseCache
 from sovkg.http.stack import layers
@@ -34,7 +34,8 @@ _NO_TELEMETRY: dict[str, Any] = (
 )
 
 
-async def _backend_failure(request: Request, exc: Exception) -> PlainTextResponse:
+async def _plain_error(request: Request, exc: Exception) -> PlainTextResponse:
+    """A package error raised inside a route: its status and message, as plain text."""
     status = exc.status if isinstance(exc, SovkgError) else 502
     return PlainTextResponse(f"{exc}\n", status_code=status)
 
@@ -66,11 +67,13 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
+    # a client error raised inside a route (a junk Host, say) is its plain 4xx
+    app.add_exception_handler(ClientError, _plain_error)
     if settings.backend:
         # a backend failure inside a page, dump or VoID route is a plain 502/503 (the SPARQL
         # routes already turn these errors into plain answers)
         for error in (BackendUnavailable, BackendTimeout):
-            app.add_exception_handler(error, _backend_failure)
+            app.add_exception_handler(error, _plain_error)
     app.include_router(health.router)
     app.include_router(graph_store.router)
     app.include_router(ui.router)

@@ -43,6 +43,10 @@ class LoadError(ClientError):
     """An RDF file that cannot be read: says which file, where, and what is wrong."""
 
 
+class BadHost(ClientError, ValueError):
+    """The request's ``Host`` (or forwarding headers) gives no base URL to write IRIs under."""
+
+
 class UnknownFormatError(ClientError, ValueError):
     """A file name, format name or ``?format=`` value that names no syntax we offer."""
 

@@ -4,9 +4,10 @@ these, never the request)."""
 
 from __future__ import annotations
 
-from pyoxigraph import Store
+from pyoxigraph import NamedNode, Store
 from starlette.requests import Request
 
+from sovkg.errors import BadHost
 from sovkg.linkeddata.entity import PageBuilder
 from sovkg.linkeddata.iris import IriMapper
 from sovkg.linkeddata.labels import LANGUAGES, Labeler, choose_language
@@ -53,7 +54,15 @@ def public_base(request: Request) -> str:
     configured = request.app.state.settings.base_url
     if configured:
         return str(configured).rstrip("/")
-    return str(request.base_url).rstrip("/")
+    base = str(request.base_url).rstrip("/")
+    try:  # the Host header is the client's to send, junk included
+        NamedNode(base + "/")
+    except ValueError:
+        raise BadHost(
+            f"the request's Host header gives no usable base URL ({base!r}): send a valid Host, "
+            "or start the server with --base-url"
+        ) from None
+    return base
 
 
 def ld_state(request: Request) -> LinkedDataState:
