@@ -86,6 +86,8 @@ class Settings:
     backend: str | None = None
     #: the backend's update endpoint (default: ``backend``)
     backend_update: str | None = None
+    #: the backend's graphs that are the dataset's (empty: detected, see sovkg.engine.remote)
+    backend_graphs: tuple[str, ...] = ()
     #: where validation verdicts are remembered (None: ``~/.cache/sovkg``)
     cache_dir: Path | None = None
     #: the SHACL engine that validates the data at start (see sovkg.validation)
@@ -434,6 +436,17 @@ OPTIONS: tuple[Option, ...] = (
         metavar="URL",
     ),
     Option(
+        "backend_graphs",
+        "--backend-graphs",
+        "SOVKG_BACKEND_GRAPHS",
+        str,
+        "the backend's named graphs that hold the dataset: queries are confined to them "
+        "(space-separated in the variable; default: detected, the backend's graphs under "
+        "https://w3id.org/ksai/graph/ when it holds others too, e.g. Virtuoso's system graphs)",
+        metavar="IRI",
+        action="list",
+    ),
+    Option(
         "cache_dir",
         None,
         "SOVKG_CACHE_DIR",
@@ -483,9 +496,14 @@ def _combination_problem(s: Settings) -> str | None:
             "--allow-updates needs a bearer token for clients to send: set SOVKG_TOKEN "
             "(e.g. SOVKG_TOKEN=$(openssl rand -hex 32)); refusing to accept anonymous updates"
         )
+    if s.backend_graphs and not s.backend:
+        return "--backend-graphs needs --backend (the graphs are the backend's)"
     if s.backend or s.backend_update:
         if not s.backend:
             return "--backend-update needs --backend (the query endpoint)"
+        for iri in s.backend_graphs:
+            if not urlsplit(iri).scheme:
+                return f"--backend-graphs: {iri!r} is not an absolute IRI"
         if s.store_path is not None or s.data_files:
             return (
                 "--backend serves the data of another SPARQL store; --store and --data load a "
@@ -524,6 +542,7 @@ def settings_from_json(text: str) -> Settings:
             values[name] = Path(values[name])
     values["data_files"] = tuple(Path(p) for p in values.get("data_files", ()))
     values["allow_service"] = tuple(values.get("allow_service", ()))
+    values["backend_graphs"] = tuple(values.get("backend_graphs", ()))
     return Settings(**values)
 
 

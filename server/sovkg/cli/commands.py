@@ -76,7 +76,7 @@ def _backend_data(settings: Settings) -> tuple[None, str]:
     if not settings.validate_on_start:
         note = "the backend's data is NOT validated against the shapes (--no-validate)"
         return None, f"{settings.backend}: {note}"
-    remote = RemoteStore(settings.backend, settings.query_timeout)
+    remote = RemoteStore(settings.backend, settings.query_timeout, settings.backend_graphs or None)
     try:
         copy = Store()
         copy.extend(remote)

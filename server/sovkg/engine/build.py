@@ -43,6 +43,9 @@ class RunnerSettings(Protocol):
     @property
     def backend_update(self) -> str | None: ...
 
+    @property
+    def backend_graphs(self) -> tuple[str, ...]: ...
+
 
 def guarded(inner: Runner, settings: RunnerSettings) -> GuardedRunner:
     """``inner`` behind the SERVICE/LOAD guard and the row limit of ``settings``."""
@@ -83,5 +86,6 @@ def build_backend(settings: RunnerSettings) -> tuple[RemoteStore, GuardedRunner]
     query_url = str(settings.backend)
     update_url = str(settings.backend_update or query_url)
     timeout = float(settings.query_timeout)
-    runner = guarded(RemoteRunner(query_url, update_url, timeout), settings)
-    return RemoteStore(query_url, timeout), runner
+    store = RemoteStore(query_url, timeout, tuple(settings.backend_graphs) or None)
+    runner = guarded(RemoteRunner(query_url, update_url, timeout, store.dataset), settings)
+    return store, runner

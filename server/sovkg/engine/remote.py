@@ -3,22 +3,32 @@
 Two parts, both without a local copy of the data:
 
 - :class:`RemoteRunner` implements the engine's ``Runner`` protocol: queries and updates go to the
-  backend with the SPARQL 1.1 Protocol (POST), results come back in SPARQL JSON or N-Triples and
-  are re-serialized by pyoxigraph in the format the client negotiated, so the guard, the row
-  limit and the media types behave as with the local store.
+  backend with the SPARQL 1.1 Protocol, results come back in SPARQL JSON or N-Triples and are
+  re-serialized by pyoxigraph in the format the client negotiated, so the guard, the row limit
+  and the media types behave as with the local store.
 - :class:`RemoteStore` offers the few ``pyoxigraph.Store`` methods the Linked Data pages, dumps and
   VoID read (``quads_for_pattern``, ``query``, iteration, ``len``, ``named_graphs``), each as one
   SPARQL query to the backend. Those routes run in a thread pool, so it uses a blocking client.
 
-The backend must use the union of its graphs as the default graph (``oxigraph serve
---union-default-graph``, Fuseki's ``tdb2:unionDefaultGraph``), as this server does. Blank nodes
-that come back from the backend cannot be looked up again (their labels mean nothing in a later
-query): a pattern with a blank node finds nothing.
+Stores as they are: every request is a form POST (the one request every store answers: Virtuoso
+7.2 never answers a body of ``application/sparql-query``), with one syntax asked for per query
+form. The backend's default graph must hold the dataset; when it holds more (Virtuoso's is the
+union of *all* its graphs, its own system graphs included), :class:`DatasetGraphs` names the
+dataset's graphs (``--backend-graphs``, or detected) and every query without a dataset of its own
+is confined to them with ``default-graph-uri`` and ``named-graph-uri``.
+
+Blank nodes: Virtuoso writes them as ``nodeID://b10001`` in SPARQL JSON, read here as the blank
+node ``nodeID-b10001`` and written back as ``<nodeID://b10001>`` (how Virtuoso lets a later query
+name it). Other backends' blank nodes cannot be looked up again (their labels mean nothing in a
+later query): a pattern with one finds nothing.
 """
 
 from __future__ import annotations
 
 import asyncio
+import json
+import re
+import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from urllib.parse import urlencode, urljoin
@@ -40,6 +50,7 @@ from pyoxigraph import (
     parse_query_results,
 )
 
+from sovkg.dataset import GRAPH_BASE
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
 from sovkg.engine.serialize import query_output
 from sovkg.errors import BackendRejected, BackendTimeout, BackendUnavailable
@@ -48,7 +59,14 @@ from sovkg.sparql.lexer import move_error_position, tokens
 #: what we ask the backend for: one syntax per result kind, both read back by pyoxigraph
 BACKEND_ACCEPT = "application/sparql-results+json, application/n-triples;q=0.9"
 
-_SYNTAX_HINTS = ("error at ", "syntax", "parse error", "parser error", "lexical error")
+_SYNTAX_HINTS = (
+    "error at ",
+    "syntax",
+    "parse error",
+    "parser error",
+    "lexical error",
+    "sparql compiler",  # Virtuoso: "SP030: SPARQL compiler, line 1: ..."
+)
 
 #: a request body: the bytes of the operation, or form fields
 Body = bytes | list[tuple[str, str]]
@@ -109,7 +127,60 @@ def declared_dataset(
     return tuple(defaults), tuple(named)
 
 
-def _query_request(job: QueryJob) -> tuple[dict[str, str], Body, str]:
+def without_dataset_clauses(query: str) -> str:
+    """``query`` with its FROM / FROM NAMED clauses blanked out (same length, so error
+    positions stay): the protocol's ``default-graph-uri``/``named-graph-uri`` replace them, but
+    Virtuoso reads FROM first when both are there."""
+    toks = list(tokens(query))
+    out = query
+    for i, t in enumerate(toks):
+        if t.depth != 0 or t.keyword != "FROM":
+            continue
+        j = i + 2 if i + 1 < len(toks) and toks[i + 1].keyword == "NAMED" else i + 1
+        if j < len(toks):
+            start, end = t.start, toks[j].end
+            out = out[:start] + " " * (end - start) + out[end:]
+    return out
+
+
+#: a named graph no store holds: asks for an empty set of named graphs (Virtuoso reads a
+#: ``default-graph-uri`` without ``named-graph-uri`` as "every named graph")
+NO_NAMED_GRAPH = "urn:x-sovkg:no-named-graph"
+
+
+def accept_for(query: str) -> str:
+    """What to ask for: one syntax per query form (Virtuoso answers a CONSTRUCT in SPARQL JSON
+    when both are acceptable)."""
+    for t in tokens(query):
+        if t.depth == 0 and t.keyword in ("SELECT", "ASK"):
+            return "application/sparql-results+json"
+        if t.depth == 0 and t.keyword in ("CONSTRUCT", "DESCRIBE"):
+            return "application/n-triples"
+    return BACKEND_ACCEPT
+
+
+def query_form(
+    text: str,
+    defaults: tuple[str, ...] | None,
+    named: tuple[str, ...] | None,
+    graphs: tuple[str, ...] | None,
+) -> list[tuple[str, str]]:
+    """The form fields of a query: always a form POST (the one request every store answers;
+    Virtuoso 7.2 never answers ``application/sparql-query``), with the dataset. ``graphs``
+    confines a query without a dataset of its own to the dataset's graphs."""
+    if defaults is None and named is None and graphs is not None:
+        defaults, named = graphs, graphs
+    if defaults and graphs is not None and not named:
+        named = (NO_NAMED_GRAPH,)
+    form = [("query", text)]
+    form += [("default-graph-uri", g) for g in defaults or ()]
+    form += [("named-graph-uri", g) for g in named or ()]
+    return form
+
+
+def _query_request(
+    job: QueryJob, graphs: tuple[str, ...] | None = None
+) -> tuple[dict[str, str], Body, str]:
     """Headers, body and the prologue of the POST that carries ``job`` to the backend."""
     prologue = _prologue(job.base_iri, job.prefixes)
     text = prologue + job.query
@@ -118,14 +189,10 @@ def _query_request(job: QueryJob) -> tuple[dict[str, str], Body, str]:
         dataset = declared_dataset(job.query, job.base_iri, job.prefixes)
         if dataset is not None:
             defaults, named = dataset
-    headers = {"Accept": BACKEND_ACCEPT}
-    if defaults is None and named is None:
-        headers["Content-Type"] = "application/sparql-query; charset=utf-8"
-        return headers, text.encode("utf-8"), prologue
-    form = [("query", text)]
-    form += [("default-graph-uri", g) for g in defaults or ()]
-    form += [("named-graph-uri", g) for g in named or ()]
-    return headers, form, prologue
+    elif graphs is not None:  # the protocol's dataset, not the query's FROM, as it says
+        text = prologue + without_dataset_clauses(job.query)
+    headers = {"Accept": accept_for(job.query)}
+    return headers, query_form(text, defaults, named, graphs), prologue
 
 
 def _unshift(message: str, prologue: str) -> str:
@@ -147,7 +214,8 @@ def error_for_response(response: httpx.Response, prologue: str, backend: str) ->
         return BackendRejected(f"the backend refused the operation: {message}", 400)
     if 400 < status < 500 and status not in (401, 403, 404, 405, 406, 415):
         return BackendRejected(f"the backend refused the operation: {message}", status)
-    if "timeout" in message.lower() or "timed out" in message.lower():
+    lowered = message.lower()
+    if "timeout" in lowered or "timed out" in lowered or "estimated execution time" in lowered:
         return BackendTimeout(f"the SPARQL backend ran out of time: {message}")
     return BackendUnavailable(f"the SPARQL backend at {backend} failed (HTTP {status}): {message}")
 
@@ -169,6 +237,56 @@ def _media(response: httpx.Response) -> str:
     return response.headers.get("content-type", "").split(";")[0].strip().lower()
 
 
+def check_complete(response: httpx.Response, max_rows: int | None) -> None:
+    """Refuse an answer the backend says it cut: Virtuoso answers 200 with part of the result
+    when its ``timeout`` parameter (an "anytime query") runs out (``X-SQL-State: S1TAT``), and
+    cuts SELECT results at its ``ResultSetMaxRows`` (``X-SPARQL-MaxRows: N``)."""
+    if response.headers.get("x-sql-state", "").upper() == "S1TAT":
+        raise BackendTimeout("the SPARQL backend stopped the query at its own time limit")
+    cut = response.headers.get("x-sparql-maxrows", "")
+    if cut.isdigit() and (max_rows is None or max_rows >= int(cut)):
+        raise BackendUnavailable(
+            f"the SPARQL backend cut the answer at its own row limit of {cut} (Virtuoso: raise "
+            "ResultSetMaxRows in virtuoso.ini above --max-rows)"
+        )
+
+
+#: how Virtuoso writes a blank node in SPARQL JSON, and the label it gets here
+_VIRTUOSO_BNODE = re.compile(r"nodeID://([A-Za-z0-9_]+)")
+VIRTUOSO_BNODE_LABEL = "nodeID-"
+
+
+def _relabel(value: object) -> None:
+    """Give a SPARQL JSON term written as ``nodeID://X`` (and those inside a triple term) the
+    blank node label ``nodeID-X``, in place."""
+    if not isinstance(value, dict):
+        return
+    if value.get("type") == "bnode" and isinstance(value.get("value"), str):
+        m = _VIRTUOSO_BNODE.fullmatch(value["value"])
+        if m:
+            value["value"] = VIRTUOSO_BNODE_LABEL + m.group(1)
+    elif value.get("type") == "triple" and isinstance(value.get("value"), dict):
+        for part in value["value"].values():
+            _relabel(part)
+
+
+def readable_json(content: bytes) -> bytes:
+    """SPARQL JSON results with Virtuoso's ``nodeID://X`` blank nodes (which pyoxigraph
+    refuses) relabelled ``nodeID-X``; the bytes unchanged when there are none."""
+    if b"nodeID://" not in content:
+        return content
+    try:
+        data = json.loads(content)
+    except ValueError:
+        return content  # not JSON at all: the parser says so
+    results = data.get("results") if isinstance(data, dict) else None
+    rows = results.get("bindings") if isinstance(results, dict) else None
+    for row in rows if isinstance(rows, list) else ():
+        for value in row.values() if isinstance(row, dict) else ():
+            _relabel(value)
+    return json.dumps(data).encode("utf-8")
+
+
 def parse_answer(response: httpx.Response) -> QuerySolutions | QueryBoolean | list[Triple]:
     """The backend's answer as pyoxigraph objects (a graph as a list of triples)."""
     media = _media(response)
@@ -178,7 +296,10 @@ def parse_answer(response: httpx.Response) -> QuerySolutions | QueryBoolean | li
     fmt = QueryResultsFormat.from_media_type(media) if media else None
     if fmt is None:
         raise BackendUnavailable(f"the SPARQL backend answered with an unknown type {media!r}")
-    return parse_query_results(response.content, format=fmt)
+    content = response.content
+    if fmt == QueryResultsFormat.JSON:
+        content = readable_json(content)
+    return parse_query_results(content, format=fmt)
 
 
 def answer_output(response: httpx.Response, job: QueryJob) -> QueryOutput:
@@ -190,6 +311,7 @@ def answer_output(response: httpx.Response, job: QueryJob) -> QueryOutput:
     """
     error: Exception
     try:
+        check_complete(response, job.max_rows)
         answer = parse_answer(response)
         try:
             return query_output(answer, job)
@@ -213,6 +335,74 @@ def unreadable(response: httpx.Response, error: Exception) -> Exception:
     return BackendUnavailable(f"the SPARQL backend sent an unreadable answer: {error}")
 
 
+# ---- the dataset's graphs ----------------------------------------------------------------
+
+#: the backend's named graphs (``GRAPH ?g {}`` would be cheaper, but Virtuoso 7.2 answers it
+#: with one empty row)
+GRAPHS_QUERY = "SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }"
+
+
+def graph_names(response: httpx.Response) -> list[str]:
+    """The IRIs bound to ``?g`` in a SPARQL JSON answer to :data:`GRAPHS_QUERY`."""
+    try:
+        rows = json.loads(response.content)["results"]["bindings"]
+        return [r["g"]["value"] for r in rows if r.get("g", {}).get("type") == "uri"]
+    except (ValueError, KeyError, TypeError, AttributeError) as e:
+        raise BackendUnavailable(
+            f"the SPARQL backend sent an unreadable list of its graphs: {e}"
+        ) from None
+
+
+class DatasetGraphs:
+    """Which of the backend's graphs are the dataset's: every query without a dataset of its
+    own is confined to them. None means no confinement (the backend's default graph is the
+    dataset as it is, e.g. ``oxigraph serve --union-default-graph`` holding only our data).
+
+    ``given`` (``--backend-graphs``) is used as it is. Otherwise the graphs are detected from
+    the backend's named graphs, once, on first use: when it holds graphs outside ``namespace``
+    (where ``sovkg export`` puts every graph of the dataset) as well as inside, such as
+    Virtuoso's own system graphs, the dataset is its graphs inside ``namespace``. A backend
+    holding no graph of ours yet (not loaded) is asked again on the next request.
+    """
+
+    def __init__(self, given: tuple[str, ...] | None = None, namespace: str = GRAPH_BASE) -> None:
+        self.namespace = namespace
+        self._graphs = tuple(given) if given else None
+        self._known = bool(given)
+        self._lock = threading.Lock()
+
+    @property
+    def known(self) -> bool:
+        """Whether the graphs are settled (given, or detected)."""
+        return self._known
+
+    @property
+    def graphs(self) -> tuple[str, ...] | None:
+        """The dataset's graphs (None: no confinement); detect first when not :attr:`known`."""
+        return self._graphs
+
+    def detected(self, every: list[str]) -> tuple[str, ...] | None:
+        """Settle the graphs from the backend's named graphs ``every``; the graphs to use."""
+        ours = tuple(sorted({g for g in every if g.startswith(self.namespace)}))
+        with self._lock:
+            if self._known:
+                return self._graphs
+            if not ours:
+                return None  # nothing of ours there yet: ask again next time
+            self._graphs = ours if len(ours) < len(set(every)) else None
+            self._known = True
+            return self._graphs
+
+
+def _graphs_request() -> tuple[dict[str, str], bytes]:
+    """Headers and body of the unconfined request for the backend's named graphs."""
+    headers = {
+        "Accept": "application/sparql-results+json",
+        "Content-Type": "application/x-www-form-urlencoded",
+    }
+    return headers, urlencode([("query", GRAPHS_QUERY)]).encode("ascii")
+
+
 # ---- the runner --------------------------------------------------------------------------
 
 
@@ -223,9 +413,22 @@ class RemoteRunner:
     query_url: str
     update_url: str
     timeout: float = 30.0
+    #: the dataset's graphs, when the backend's default graph holds more (``--backend-graphs``)
+    dataset: DatasetGraphs | None = None
 
     def __post_init__(self) -> None:
         self._client: httpx.AsyncClient | None = None
+        if self.dataset is None:
+            self.dataset = DatasetGraphs()
+
+    async def graphs(self) -> tuple[str, ...] | None:
+        """The graphs to confine queries to (detected on first use)."""
+        assert self.dataset is not None
+        if self.dataset.known:
+            return self.dataset.graphs
+        headers, body = _graphs_request()
+        response = await self._post(self.query_url, headers, body, "")
+        return self.dataset.detected(graph_names(response))
 
     def _http(self) -> httpx.AsyncClient:
         if self._client is None:
@@ -252,7 +455,7 @@ class RemoteRunner:
 
     async def query(self, job: QueryJob) -> QueryOutput:
         """Send the query to the backend; its answer in the job's format."""
-        headers, body, prologue = _query_request(job)
+        headers, body, prologue = _query_request(job, await self.graphs())
         response = await self._post(self.query_url, headers, body, prologue)
         return await asyncio.to_thread(answer_output, response, job)
 
@@ -260,16 +463,10 @@ class RemoteRunner:
         """Send the update to the backend's update endpoint."""
         prologue = _prologue(job.base_iri, {})
         text = prologue + job.update
-        body: Body
-        if job.using_graphs is None and job.using_named_graphs is None:
-            headers = {"Content-Type": "application/sparql-update; charset=utf-8"}
-            body = text.encode("utf-8")
-        else:
-            headers = {}
-            body = [("update", text)]
-            body += [("using-graph-uri", g) for g in job.using_graphs or ()]
-            body += [("using-named-graph-uri", g) for g in job.using_named_graphs or ()]
-        await self._post(self.update_url, headers, body, prologue)
+        form = [("update", text)]  # a form: the one request every store answers
+        form += [("using-graph-uri", g) for g in job.using_graphs or ()]
+        form += [("using-named-graph-uri", g) for g in job.using_named_graphs or ()]
+        await self._post(self.update_url, {}, form, prologue)
 
     def close(self) -> None:
         """Close the connections to the backend."""
@@ -290,8 +487,12 @@ Term = NamedNode | BlankNode | Literal | Triple
 
 
 def _sparql_term(term: Term) -> str | None:
-    """A term in SPARQL syntax; None for a blank node (which the backend cannot look up)."""
+    """A term in SPARQL syntax; a blank node that came from Virtuoso as the IRI Virtuoso names
+    it by, None for any other blank node (which the backend cannot look up)."""
     if isinstance(term, BlankNode):
+        label = term.value
+        if label.startswith(VIRTUOSO_BNODE_LABEL):
+            return f"<nodeID://{label[len(VIRTUOSO_BNODE_LABEL) :]}>"
         return None
     return str(term)
 
@@ -310,26 +511,50 @@ class RemoteStore:
     Each call is one blocking SPARQL query (the routes call it from a thread pool).
     """
 
-    def __init__(self, query_url: str, timeout: float = 30.0) -> None:
+    def __init__(
+        self,
+        query_url: str,
+        timeout: float = 30.0,
+        graphs: tuple[str, ...] | None = None,
+    ) -> None:
         self.query_url = query_url
         self.timeout = timeout
+        #: the dataset's graphs: ``graphs`` (``--backend-graphs``), or detected on first use;
+        #: a :class:`RemoteRunner` on the same backend shares it
+        self.dataset = DatasetGraphs(graphs)
         self._client = httpx.Client(timeout=timeout, trust_env=False)
 
-    def _select(self, sparql: str) -> QuerySolutions | QueryBoolean | list[Triple]:
-        headers = {"Accept": BACKEND_ACCEPT, "Content-Type": "application/sparql-query"}
+    def _send(self, headers: dict[str, str], body: bytes) -> httpx.Response:
         try:
-            response = self._client.post(self.query_url, headers=headers, content=sparql.encode())
+            response = self._client.post(self.query_url, headers=headers, content=body)
         except httpx.HTTPError as e:
             raise transport_error(e, self.query_url, self.timeout) from None
         if response.status_code >= 300:
             raise error_for_response(response, "", self.query_url)
+        return response
+
+    def graphs(self) -> tuple[str, ...] | None:
+        """The graphs to confine queries to (detected on first use)."""
+        if self.dataset.known:
+            return self.dataset.graphs
+        return self.dataset.detected(graph_names(self._send(*_graphs_request())))
+
+    def _select(self, sparql: str) -> QuerySolutions | QueryBoolean | list[Triple]:
+        headers = {
+            "Accept": accept_for(sparql),
+            "Content-Type": "application/x-www-form-urlencoded",
+        }
+        form = query_form(sparql, None, None, self.graphs())
+        response = self._send(headers, urlencode(form).encode("ascii"))
         try:
+            check_complete(response, None)
             return parse_answer(response)
         except SyntaxError as e:
             raise unreadable(response, e) from None
 
     def query(self, query: str, use_default_graph_as_union: bool = True) -> object:
-        """Run a query over the backend's default graph (the union of its graphs)."""
+        """Run a query over the backend's default graph (the union of its graphs), confined
+        to the dataset's graphs."""
         return self._select(query)
 
     def quads_for_pattern(
@@ -362,6 +587,14 @@ class RemoteStore:
         assert isinstance(rows, QuerySolutions)
 
         def quads() -> Iterator[Quad]:
+            try:
+                yield from _quads(rows)
+            except SyntaxError as e:  # a term pyoxigraph refuses: the backend's fault
+                raise BackendUnavailable(
+                    f"the SPARQL backend sent an unreadable answer: {e}"
+                ) from None
+
+        def _quads(rows: QuerySolutions) -> Iterator[Quad]:
             for row in rows:
                 s, p, o = (_bound(row, t, v) for t, v in zip(given, "spo", strict=True))
                 if not isinstance(s, Subject) or not isinstance(p, NamedNode):
@@ -386,7 +619,7 @@ class RemoteStore:
         return next(int(r["n"].value) for r in rows)
 
     def named_graphs(self) -> Iterator[NamedNode]:
-        """The backend's named graphs."""
+        """The backend's named graphs (the dataset's, when confined)."""
         rows = self._select("SELECT DISTINCT ?g WHERE { GRAPH ?g { ?s ?p ?o } }")
         assert isinstance(rows, QuerySolutions)
         return (r["g"] for r in rows if isinstance(r["g"], NamedNode))
