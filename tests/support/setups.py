@@ -21,6 +21,7 @@ import pytest
 
 from tests.support.oxigraph import OxigraphServer, dataset_nquads
 from tests.support.server import LiveServer
+from tests.support.virtuoso import VirtuosoServer, dataset_trig
 
 
 def _ready(stack: ExitStack, server: LiveServer) -> LiveServer:
@@ -44,6 +45,16 @@ def start_oxigraph_backend(stack: ExitStack) -> LiveServer:
     return _ready(stack, LiveServer("--backend", oxigraph.query_url))
 
 
+def start_virtuoso_backend(stack: ExitStack) -> LiveServer:
+    """``sovkg serve --backend`` in front of OpenLink Virtuoso (Debian's 7.2), bulk-loaded with
+    the dataset as prefix-free TriG; its own system graphs are there too (the server detects
+    the dataset's graphs)."""
+    virtuoso = VirtuosoServer()
+    stack.callback(virtuoso.stop)
+    virtuoso.load(dataset_trig(), "trig")
+    return _ready(stack, LiveServer("--backend", virtuoso.query_url))
+
+
 @dataclass(frozen=True)
 class Setup:
     """One way of serving the shipped graph."""
@@ -52,14 +63,20 @@ class Setup:
     start: Callable[[ExitStack], LiveServer]
     #: whether it needs an external store (its tests are marked ``backend``)
     external: bool
+    #: whether the tests decorated with :data:`every_setup` run in it (Virtuoso's are in
+    #: tests/test_backend_virtuoso.py: it alters a literal on load, so dumps cannot be the
+    #: shipped bytes, and it answers the home page's membership query with no rows)
+    shared: bool = True
 
 
 LOCAL = "local"
 OXIGRAPH_BACKEND = "oxigraph-backend"
+VIRTUOSO_BACKEND = "virtuoso-backend"
 
 SETUPS = (
     Setup(LOCAL, start_local, external=False),
     Setup(OXIGRAPH_BACKEND, start_oxigraph_backend, external=True),
+    Setup(VIRTUOSO_BACKEND, start_virtuoso_backend, external=True, shared=False),
 )
 
 
@@ -84,6 +101,7 @@ every_setup = pytest.mark.parametrize(
     [
         pytest.param(s.name, id=s.name, marks=[pytest.mark.backend] if s.external else [])
         for s in SETUPS
+        if s.shared
     ],
     indirect=True,
 )
