@@ -92,7 +92,7 @@ def test_engines_agree_on_dash_case(case: Path, shapes: rdflib.Graph, base_data:
     data.parse(case, format="turtle")
     fast = validate_graph(data, shapes, "shacl")
     reference = validate_graph(data, shapes, "pyshacl")
-    assert not reference.conforms
+    assert reference.findings  # every case breaks something (a recommendation at least)
     assert _key(fast) == _key(reference)
     assert _ours(fast.findings) == _ours(reference.findings)
     assert fast.text() == reference.text()

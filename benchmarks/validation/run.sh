@@ -5,7 +5,9 @@
 # Usage: benchmarks/validation/run.sh OUTDIR "1e4 1e5 1e6 1e7" "shacl pyshacl ..." [timeout_s]
 # Each run is its own process under /usr/bin/time -v (max RSS is that process's alone). The
 # graphs come from benchmarks/scale/generate.py (the shipped graph replicated with renamed
-# things, so every copy conforms). "sovkg" runs `sovkg validate FILE` (its default engine).
+# things, so every copy conforms). "sovkg" runs `sovkg validate FILE` (its default engine, the
+# fast one), "sovkg-pyshacl" runs `sovkg validate --engine pyshacl FILE`; any other name runs
+# benchmarks/validation/engines.py --engine NAME in this interpreter.
 set -u
 out=$1; sizes=$2; engines=$3; limit=${4:-1800}
 py=${PYTHON:-python}
@@ -20,6 +22,8 @@ for s in $sizes; do
     log="$out/$e-$n.log"
     if [ "$e" = sovkg ]; then
       cmd=("$(dirname "$py")/sovkg" validate "$f")
+    elif [ "$e" = sovkg-pyshacl ]; then
+      cmd=("$(dirname "$py")/sovkg" validate --engine pyshacl "$f")
     else
       cmd=("$py" "$here/engines.py" --engine "$e" --data "$f")
     fi
