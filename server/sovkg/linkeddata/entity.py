@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 from dataclasses import dataclass, field
+from typing import TypeGuard
 
 from pyoxigraph import BlankNode, Literal, NamedNode, Store
 
@@ -45,6 +46,13 @@ from sovkg.linkeddata.terms import (
 _PROJECT_TRANSLATION = NamedNode(PREFIXES["ksai"] + "projectTranslation")
 
 Subject = NamedNode | BlankNode
+
+
+def _is_subject(term: object) -> TypeGuard[Subject]:
+    """Whether ``term`` is an IRI or a blank node (not a literal or a triple term)."""
+    return isinstance(term, NamedNode | BlankNode)
+
+
 _DIGITS = re.compile(r"(\d+)")
 
 
@@ -194,6 +202,8 @@ class PageBuilder:
     def subjects(self, predicate: NamedNode | None, obj: object) -> list:
         """Distinct subjects having ``predicate`` (any, if None) with ``obj``."""
         seen: dict[str, object] = {}
+        if not isinstance(obj, NamedNode | BlankNode | Literal):
+            return []
         for q in self.store.quads_for_pattern(None, predicate, obj):
             seen.setdefault(str(q.subject), q.subject)
         return list(seen.values())
@@ -229,7 +239,7 @@ class PageBuilder:
 
     def statuses(self, node: Subject) -> list[Term]:
         """The status concepts of a fact node (any property named ``status``)."""
-        found = []
+        found: list[object] = []
         for q in self.store.quads_for_pattern(node, None, None):
             if is_status_property(q.predicate.value) and all(
                 str(f) != str(q.object) for f in found
@@ -284,11 +294,13 @@ class PageBuilder:
         if self.is_fact(node):
             candidates[node.value] = node
         for q in self.store.quads_for_pattern(node, None, None):
-            if q.predicate != PROV_DERIVED_FROM and self.is_fact(q.object):
-                candidates.setdefault(str(q.object), q.object)
+            obj = q.object
+            if q.predicate != PROV_DERIVED_FROM and _is_subject(obj) and self.is_fact(obj):
+                candidates.setdefault(str(obj), obj)
         for q in self.store.quads_for_pattern(None, None, node):
-            if self.is_fact(q.subject):
-                candidates.setdefault(str(q.subject), q.subject)
+            subject = q.subject
+            if _is_subject(subject) and self.is_fact(subject):
+                candidates.setdefault(str(subject), subject)
         out = []
         for key, fact in candidates.items():
             out.append(Evidence(self.term(fact), self.statuses(fact), self.quotes(fact)))
@@ -376,11 +388,17 @@ class PageBuilder:
         membership_keys = {str(m) for m in memberships}
         related: dict[str, Subject] = {}
         for q in self.store.quads_for_pattern(team, None, None):
-            if self.is_fact(q.object) and str(q.object) not in membership_keys:
-                related.setdefault(str(q.object), q.object)
+            obj = q.object
+            if _is_subject(obj) and self.is_fact(obj) and str(obj) not in membership_keys:
+                related.setdefault(str(obj), obj)
         for q in self.store.quads_for_pattern(None, None, team):
-            if self.is_fact(q.subject) and str(q.subject) not in membership_keys:
-                related.setdefault(str(q.subject), q.subject)
+            subject = q.subject
+            if (
+                _is_subject(subject)
+                and self.is_fact(subject)
+                and str(subject) not in membership_keys
+            ):
+                related.setdefault(str(subject), subject)
         groups: dict[str, list[RelatedItem]] = {}
         for node in related.values():
             types = self._sorted_terms(self.objects(node, RDF_TYPE))
@@ -413,7 +431,7 @@ class PageBuilder:
         found = {
             str(q.object): q.object
             for q in self.store.quads_for_pattern(node, None, None)
-            if is_part_of(q.object, node)
+            if isinstance(q.object, NamedNode) and is_part_of(q.object, node)
         }
         out = [
             (
