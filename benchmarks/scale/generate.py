@@ -18,12 +18,11 @@ import re
 import sys
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
-sys.path.insert(0, str(ROOT))
-
 from pyoxigraph import RdfFormat
 from sovkg.dataset import open_store
 from sovkg.export import export_dataset
+
+ROOT = Path(__file__).resolve().parents[2]
 
 THINGS = "https://w3id.org/ksai/id/"
 _IRI = re.compile(r"<https://w3id\.org/ksai/id/(?!concept/)([^>/]+)/([^>]+)>")

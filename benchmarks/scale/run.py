@@ -118,10 +118,15 @@ def measure(size: int, validate_timeout: float, query_timeout: float, work: Path
 
 def plot(results: list[dict], target: Path) -> None:
     """Growth of load time, query latency, validation time and memory, log-log."""
-    import matplotlib
+    # matplotlib is optional (only the drawing needs it), so it is imported only here
+    try:
+        import matplotlib  # noqa: PLC0415
+    except ImportError:
+        print(f"{target} not drawn: pip install matplotlib to draw it", file=sys.stderr)
+        return
 
     matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
+    import matplotlib.pyplot as plt  # noqa: PLC0415
 
     sizes = [r["quads"] for r in results]
     fig, (ax1, ax2) = plt.subplots(1, 2, figsize=(12, 4.5))

@@ -102,8 +102,7 @@ def explain(text: str, message: str, predeclared: Mapping[str, str] | None = Non
             cause = f"a prefixed name uses an undeclared prefix ({PREFIX_HELP})"
     elif where and _incomplete_triple(text, offset):
         cause = (
-            "this triple pattern is incomplete: a triple needs a subject, a predicate and "
-            "an object"
+            "this triple pattern is incomplete: a triple needs a subject, a predicate and an object"
         )
     if cause is None:
         return f"SPARQL syntax error{at}: {parser}"
@@ -111,4 +110,3 @@ def explain(text: str, message: str, predeclared: Mapping[str, str] | None = Non
 
 
 __all__ = ["PREFIX_HELP", "explain", "undeclared_prefix"]
-
