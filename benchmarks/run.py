@@ -87,7 +87,7 @@ class Query:
 
 
 def query_mix() -> list[Query]:
-    """The mix of issue 12: a point lookup, ORDER BY, GROUP BY, a join with FILTER, DESCRIBE."""
+    """The mix: a point lookup, ORDER BY, GROUP BY, a join with FILTER, DESCRIBE."""
     return [
         Query(
             "point: one team's labels",

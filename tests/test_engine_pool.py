@@ -1,4 +1,4 @@
-"""The worker pool (issue 12): forked workers on the in-memory store, spawned workers on RocksDB
+"""The worker pool: forked workers on the in-memory store, spawned workers on RocksDB
 snapshots, and what happens when things go wrong: a worker killed mid-job, a job past its time
 limit, a busy pool, a missing snapshot, an update, a worker recycled for its private memory.
 

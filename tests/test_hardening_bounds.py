@@ -1,4 +1,4 @@
-"""Memory bounds and engine-crash containment (issue 11): real processes, real limits."""
+"""Memory bounds and engine-crash containment: real processes, real limits."""
 
 from __future__ import annotations
 
@@ -111,7 +111,7 @@ def test_shacl_pool_cuts_at_the_time_limit_and_refuses_past_the_cap() -> None:
 
 
 def test_the_attack_is_cut_and_the_server_stays_healthy() -> None:
-    """issue 11's "Done when": everything at once against a live server with small limits."""
+    """Every attack at once against a live server with small limits."""
     flags = [
         "--no-validate",
         "--no-access-log",

@@ -260,7 +260,7 @@ def test_live_server_survived_the_fuzzing(live) -> None:
     assert httpx.get(f"{live.url}/health").status_code == 200
 
 
-# --- POST /shacl (issue 11): every input syntax, DOCTYPEs, deep nesting, odd encodings -------
+# --- POST /shacl: every input syntax, DOCTYPEs, deep nesting, odd encodings -------
 #
 # Every body goes through the RDF input guard in the server, then is parsed and validated in a
 # SHACL worker process; whatever it is, the answer is a 2xx or a 4xx (a 503 only past the

@@ -1,4 +1,4 @@
-"""Request limits, safety headers, the access log and the result row limit (issue 6).
+"""Request limits, safety headers, the access log and the result row limit.
 
 The middleware is driven both as raw ASGI (to see exactly what it reads) and inside the real
 application, in process.

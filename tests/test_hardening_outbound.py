@@ -1,4 +1,4 @@
-"""No outbound requests by default (issue 6): SERVICE and LOAD against a listener on loopback are
+"""No outbound requests by default: SERVICE and LOAD against a listener on loopback are
 refused with 400 and the listener sees no connection; an allowed endpoint (a second sovkg
 server) answers a federated query.
 """

@@ -1,4 +1,4 @@
-"""A query past the time limit is really stopped (issue 6): its worker process is killed and
+"""A query past the time limit is really stopped: its worker process is killed and
 replaced, the client gets 503, other requests keep being answered, and nothing keeps burning CPU.
 """
 

@@ -1,4 +1,4 @@
-"""Writes (issue 6): off by default, bearer token only, atomic, never logged; with --store they
+"""Writes: off by default, bearer token only, atomic, never logged; with --store they
 survive restarts and a SIGKILL in the middle of a stream of updates loses no acknowledged update
 and leaves no partial one; the shipped graph is loaded once.
 """

@@ -1,6 +1,6 @@
 """The HTTP server under ``sovkg serve`` (granian by default) keeps uvicorn/h11's bound on the
 request head: a head over 64 KiB is refused with 431, and a client that never finishes its head
-is disconnected, while ordinary requests are answered (issue 12: nothing gets weaker)."""
+is disconnected, while ordinary requests are answered (nothing gets weaker for speed)."""
 
 from __future__ import annotations
 

@@ -11,7 +11,7 @@ from pyoxigraph import BlankNode, Store
 from sovkg.dataset import open_store
 
 ROOT = Path(__file__).resolve().parent.parent
-#: verbatim copy of ../shared/source/article.ko.txt, the only source of facts
+#: verbatim copy of the article (tests/data/article.ko.txt), the only source of facts
 ARTICLE = ROOT / "tests" / "data" / "article.ko.txt"
 SHARED_ARTICLE = ROOT.parent / "shared" / "source" / "article.ko.txt"
 PREFIXES = """

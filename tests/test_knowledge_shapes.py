@@ -77,7 +77,7 @@ def test_dash_case(case: Path, shapes: rdflib.Graph, base_data: rdflib.Graph):
     assert passed, text
 
 
-# The mistakes the shapes must catch (issue 3), each by the shape that catches it.
+# The mistakes the shapes must catch, each by the shape that catches it.
 REQUIRED = {
     "fact without provenance": "Fact-wasDerivedFrom",
     "fact without status": "Fact-status",

@@ -193,7 +193,7 @@ def test_negotiation_tables() -> None:
         "application/json",
         "application/sparql-results+json",
     )
-    # and JSON-LD for a graph: the JSON clients ask for (issue 14)
+    # and JSON-LD for a graph: the JSON clients ask for
     assert n.graph == n.for_form("CONSTRUCT") == Choice("application/json", "application/ld+json")
     assert content_type("text/turtle") == "text/turtle; charset=utf-8"
     assert content_type("application/sparql-results+json") == "application/sparql-results+json"

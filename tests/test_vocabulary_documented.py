@@ -1,4 +1,4 @@
-"""The vocabulary is documented for the people who query it (issue 13, part 2).
+"""The vocabulary is documented for the people who query it.
 
 Every term used in graph/ is documented in ontology/: minted terms in ksai.ttl, reused terms in
 reused.ttl (how this graph uses each, domain and range as used, an example from the data); the

@@ -1,4 +1,4 @@
-"""The attack of issue 11 against a live ``sovkg serve``, all at once, with the memory of the
+"""Many hostile requests against a live ``sovkg serve``, all at once, with the memory of the
 server's whole process group sampled throughout.
 
     python benchmarks/bounds/attack.py [--json] [-- SERVE FLAGS ...]

@@ -1,4 +1,4 @@
-"""What the tests of issue 6 need to know about processes, read from /proc (Linux)."""
+"""What the hardening tests need to know about processes, read from /proc (Linux)."""
 
 from __future__ import annotations
 

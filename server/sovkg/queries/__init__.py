@@ -1,4 +1,4 @@
-"""The example queries shown in the query UI: MODELING.md's competency questions as SPARQL.
+"""The example queries shown in the query UI: the questions the graph was built to answer.
 
 Each question is one ``NN-slug.rq`` file in this folder, shipped inside the package. The file
 starts with two comment lines that the UI needs and SPARQL ignores::
@@ -59,7 +59,7 @@ def parse_example(slug: str, text: str) -> ExampleQuery:
 
 
 def load_examples(directory: Path = QUERY_DIR) -> list[ExampleQuery]:
-    """Every example query of the folder, in file-name order (the numbering of MODELING.md)."""
+    """Every example query of the folder, in file-name order (the numbering of the questions)."""
     return [
         parse_example(path.stem, path.read_text(encoding="utf-8"))
         for path in sorted(directory.glob("*.rq"))
