@@ -5,7 +5,8 @@
 For each size it generates a synthetic graph (benchmarks/scale/generate.py), bulk-loads it into
 a RocksDB store (what ``sovkg serve --store`` keeps), runs every competency query of
 tests/queries/q*.rq (median of 3, union default graph; each query in its own process on a
-read-only store, killed past --query-timeout), and validates it with pySHACL, each step in its
+read-only store, killed past --query-timeout), and validates it with `sovkg validate` (its
+default engine, shacl; benchmarks/validation/ compares the engines), each step in its
 own process so that peak memory (max RSS, from /usr/bin/time) belongs to that step alone.
 Results go to benchmarks/scale/RESULTS.md and a plot to benchmarks/scale/scale.png.
 """
@@ -133,7 +134,7 @@ def plot(results: list[dict], target: Path) -> None:
     ax1.loglog(sizes, [r["load_s"] for r in results], "o-", label="bulk load (s)")
     vals = [(r["quads"], r["validate_s"]) for r in results if r["validate_s"] is not None]
     if vals:
-        ax1.loglog(*zip(*vals, strict=True), "s-", label="pySHACL validation (s)")
+        ax1.loglog(*zip(*vals, strict=True), "s-", label="SHACL validation, sovkg validate (s)")
     for name in results[0]["queries"]:
         pts = [
             (r["quads"], r["queries"][name]["median_ms"] / 1000)
