@@ -90,6 +90,13 @@ REQUIRED = {
     "missing English label": "Resource-label-en",
     "date of the wrong datatype": "Instant-date",
     "dangling IRI": "ReferencedResource-type",
+    # issue 13
+    "described thing without provenance": "Described-wasDerivedFrom",
+    "link to a thing of the wrong kind": "Event-about-class",
+    "passage without the project's translation": "Passage-translation",
+    "event without a kind": "Event-eventKind",
+    "year part on a day": "YearPart-year",
+    "inference not naming its property": "Inference-inferredProperty",
 }
 
 
