@@ -167,7 +167,8 @@ def test_an_undeclared_prefix_is_named(live_server: LiveServer) -> None:
     )
     assert r.status_code == 400
     first, second = r.text.strip().split("\n")
-    assert "'foo:'" in first and "line 2, column" in first
+    assert first.startswith("SPARQL syntax error: line 2, column ")
+    assert "'foo:'" in first
     assert "service description" in first and "README" in first
     assert len(first) < 300  # not the parser's Unicode ranges
     assert second.startswith("parser: error at 2:")
@@ -182,11 +183,19 @@ def test_a_predeclared_prefix_is_not_blamed(live_server: LiveServer) -> None:
     assert "'nope:'" in r.text and "'ksai:'" not in r.text
 
 
+def test_an_unknown_cause_keeps_the_parsers_message(live_server: LiveServer) -> None:
+    r = httpx.get(f"{live_server.url}/sparql", params={"query": "SELEC * WHERE {}"})
+    assert r.status_code == 400
+    assert r.text.startswith("SPARQL syntax error: error at 1:")  # as the parser says it
+    assert "parser:" not in r.text
+
+
 def test_an_incomplete_triple_is_named(live_server: LiveServer) -> None:
     r = httpx.get(f"{live_server.url}/sparql", params={"query": "SELECT ?s WHERE { ?s ?p }"})
     assert r.status_code == 400
     first, second = r.text.strip().split("\n")
-    assert "incomplete" in first and "line 1, column 26" in first
+    assert first.startswith("SPARQL syntax error: line 1, column 26: ")
+    assert "incomplete" in first
     assert second == "parser: error at 1:26: expected one of LATERAL, SERVICE, [_]"
 
 

@@ -84,11 +84,9 @@ def _incomplete_triple(text: str, offset: int) -> bool:
 
 def explain(text: str, message: str, predeclared: Mapping[str, str] | None = None) -> str:
     """The message for a syntax error in ``text`` (a query or update), given the parser's
-    ``message``: a first line naming the cause where it can be known, with line and column,
-    then the parser's text."""
-    parser = " ".join(message.split())
+    ``message``: ``SPARQL syntax error: line L, column C: <cause>`` where the cause can be
+    known, then the parser's text on a second line; otherwise the parser's text alone."""
     where = _position(message)
-    at = f" at line {where[0]}, column {where[1]}" if where else ""
     offset = _offset(text, *where) if where else len(text)
     cause: str | None = None
     if _PREFIX_NOT_FOUND in message:
@@ -105,8 +103,9 @@ def explain(text: str, message: str, predeclared: Mapping[str, str] | None = Non
             "this triple pattern is incomplete: a triple needs a subject, a predicate and an object"
         )
     if cause is None:
-        return f"SPARQL syntax error{at}: {parser}"
-    return f"SPARQL syntax error{at}: {cause}\nparser: {parser}"
+        return f"SPARQL syntax error: {message}"
+    at = f"line {where[0]}, column {where[1]}: " if where else ""
+    return f"SPARQL syntax error: {at}{cause}\nparser: {' '.join(message.split())}"
 
 
 __all__ = ["PREFIX_HELP", "explain", "undeclared_prefix"]
