@@ -90,7 +90,7 @@ REQUIRED = {
     "missing English label": "Resource-label-en",
     "date of the wrong datatype": "Instant-date",
     "dangling IRI": "ReferencedResource-type",
-    # issue 13
+    # provenance, classes and vocabularies
     "described thing without provenance": "Described-wasDerivedFrom",
     "link to a thing of the wrong kind": "Event-about-class",
     "passage without the project's translation": "Passage-translation",
