@@ -6,6 +6,10 @@ Read from the installed package's source with ``ast``, so imports inside functio
 from __future__ import annotations
 
 import ast
+import re
+import sys
+import tomllib
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -124,3 +128,28 @@ def test_no_import_cycles() -> None:
         if module not in state:
             visit(module, [])
     assert not cycles
+
+
+def test_every_library_the_package_imports_is_a_declared_dependency() -> None:
+    """``pip install .`` alone must be enough to run every command (httpx was once only in the
+    test extra, so ``sovkg serve`` died on import)."""
+    declared = {
+        re.split(r"[<>=!~\[; ]", req, maxsplit=1)[0].lower().replace("_", "-")
+        for req in tomllib.loads((PACKAGE.parents[1] / "pyproject.toml").read_text())["project"][
+            "dependencies"
+        ]
+    }
+    # what the declared ones bring with them, and may be imported directly
+    for name in list(declared):
+        for req in metadata.requires(name) or []:
+            if "extra ==" not in req:
+                declared.add(re.split(r"[<>=!~\[; (]", req, maxsplit=1)[0].lower())
+    stdlib = set(sys.stdlib_module_names)
+    distributions = metadata.packages_distributions()
+    missing = {}
+    for module, (_, theirs) in GRAPH.items():
+        for top in theirs - stdlib - {"__future__"}:
+            dists = {d.lower().replace("_", "-") for d in distributions.get(top, [top])}
+            if not dists & declared:
+                missing[top] = module
+    assert not missing, f"imported but not in [project].dependencies: {missing}"
