@@ -28,6 +28,7 @@ import resource
 import signal
 import sys
 import threading
+import time
 from pathlib import Path
 from typing import IO, Protocol, runtime_checkable
 
@@ -45,6 +46,23 @@ MEMORY_ENV = "SOVKG_WORKER_MEMORY_MIB"
 MEMORY_EXIT_CODE = 86
 
 _MIB = 1024 * 1024
+
+
+#: how often a worker checks that the server that started it is still there
+PARENT_CHECK_SECONDS = 0.2
+
+
+def watch_parent(parent: int) -> None:
+    """Exit this worker when the server ``parent`` goes away, even while a job runs (its
+    socket's EOF is only seen between jobs): a worker never outlives a killed server."""
+
+    def watch() -> None:
+        while True:
+            time.sleep(PARENT_CHECK_SECONDS)
+            if os.getppid() != parent:
+                os._exit(0)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def data_bytes(status: Path = Path("/proc/self/status")) -> int:

@@ -32,7 +32,7 @@ from typing import TypeVar
 
 from pyoxigraph import Store
 
-from sovkg.engine.bounds import MEMORY_EXIT_CODE, apply_worker_limits, death_error
+from sovkg.engine.bounds import MEMORY_EXIT_CODE, apply_worker_limits, death_error, watch_parent
 from sovkg.engine.execute import execute_query, execute_update
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
 from sovkg.errors import QueryTimeout, WorkersBusy
@@ -41,22 +41,8 @@ T = TypeVar("T")
 
 #: how much of a dead child's stderr is kept to tell why it died
 _TAIL = 16 * 1024
-#: how often a child checks that the process that forked it is still there
-_PARENT_CHECK_SECONDS = 0.2
 #: stderr that is kept but not forwarded: the death is reported as one error instead
 _QUIET = (b"panicked at", b"memory allocation of", b"MemoryError")
-
-
-def _watch_parent(parent: int) -> None:
-    """Leave when the parent goes away (a child of a killed server must not run on)."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(_PARENT_CHECK_SECONDS)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _child(job: Callable[[], object], memory_mib: int | None, out: int, err: int) -> None:
@@ -73,7 +59,7 @@ def _child(job: Callable[[], object], memory_mib: int | None, out: int, err: int
         os.closerange(3, keep[0])  # listening and client sockets, other children's pipes
         for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
             os.closerange(low + 1, high)
-        _watch_parent(os.getppid())
+        watch_parent(os.getppid())
         apply_worker_limits(memory_mib)
         reply: tuple[str, object] = ("ok", job())
     except MemoryError:

@@ -13,32 +13,17 @@ from __future__ import annotations
 import os
 import signal
 import sys
-import threading
-import time
 from multiprocessing.connection import Connection
 
-from sovkg.engine.bounds import MEMORY_EXIT_CODE, apply_worker_limits
+from sovkg.engine.bounds import MEMORY_EXIT_CODE, apply_worker_limits, watch_parent
 from sovkg.engine.shacl_job import ShaclJob, run_shacl, warm_up
 from sovkg.errors import SovkgError
-
-#: how often the worker checks that the server that started it is still there
-PARENT_CHECK_SECONDS = 0.2
-
-
-def _watch_parent(parent: int) -> None:
-    def watch() -> None:
-        while True:
-            time.sleep(PARENT_CHECK_SECONDS)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def worker_main(fd: int, parent: int, memory_mib: int) -> None:
     """Cap memory, warm up, then answer jobs until the socket closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    _watch_parent(parent)
+    watch_parent(parent)
     apply_worker_limits(memory_mib or None)
     conn = Connection(fd)
     try:

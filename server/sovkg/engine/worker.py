@@ -26,18 +26,14 @@ import signal
 import socket
 import struct
 import sys
-import threading
-import time
 from collections.abc import Callable
 from typing import Any, cast
 
 from pyoxigraph import Store
 
-from sovkg.engine.bounds import MEMORY_ENV, MEMORY_EXIT_CODE, apply_worker_limits
+from sovkg.engine.bounds import MEMORY_ENV, MEMORY_EXIT_CODE, apply_worker_limits, watch_parent
 from sovkg.engine.execute import execute_query, execute_update
 
-#: how often a worker checks that the server that started it is still there
-PARENT_CHECK_SECONDS = 0.2
 #: a frame's header: the length of the pickle that follows
 HEADER = struct.Struct("<I")
 #: exit status of a worker that could not open its snapshot
@@ -100,18 +96,6 @@ def read_frame(sock: socket.socket) -> object | None:
     return None if body is None else pickle.loads(body)
 
 
-def _watch_parent(parent: int) -> None:
-    """Exit when the server goes away: its socket EOF is not seen while a job runs."""
-
-    def watch() -> None:
-        while True:
-            time.sleep(PARENT_CHECK_SECONDS)
-            if os.getppid() != parent:
-                os._exit(0)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
-
-
 def _error(job_id: int, e: BaseException) -> tuple[Any, ...]:
     message = str(e.msg if isinstance(e, SyntaxError) and e.msg else e)
     return (job_id, "error", type(e).__name__, message)
@@ -146,7 +130,7 @@ def serve(sock: socket.socket, store: Store) -> None:
 def _start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
-    _watch_parent(parent)
+    watch_parent(parent)
 
 
 def serve_forked(
