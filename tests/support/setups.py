@@ -6,9 +6,9 @@ A test that must hold in every setup takes the ``live_server`` fixture and is de
 gets the local server. Each setup is started once per test session, the first time a test asks
 for it, and stopped at the end (:class:`LiveServers`).
 
-Adding a store (OpenLink Virtuoso, say) is one function that starts it, loads
-:func:`~tests.support.oxigraph.dataset_nquads` and returns ``LiveServer("--backend", ...)``, and
-one more :class:`Setup` in :data:`SETUPS`.
+Adding a store is one function that starts it, loads the dataset (as
+:func:`~tests.support.oxigraph.dataset_nquads`, say) and returns ``LiveServer("--backend", ...)``,
+and one more :class:`Setup` in :data:`SETUPS`.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ import pytest
 
 from tests.support.oxigraph import OxigraphServer, dataset_nquads
 from tests.support.server import LiveServer
-from tests.support.virtuoso import VirtuosoServer, dataset_trig
+from tests.support.virtuoso import VirtuosoServer
 
 
 def _ready(stack: ExitStack, server: LiveServer) -> LiveServer:
@@ -47,11 +47,11 @@ def start_oxigraph_backend(stack: ExitStack) -> LiveServer:
 
 def start_virtuoso_backend(stack: ExitStack) -> LiveServer:
     """``sovkg serve --backend`` in front of OpenLink Virtuoso (Debian's 7.2), bulk-loaded with
-    the dataset as prefix-free TriG; its own system graphs are there too (the server detects
-    the dataset's graphs)."""
+    the dataset as the README says (tests/support/virtuoso.py); its own system graphs are there
+    too (the server detects the dataset's graphs)."""
     virtuoso = VirtuosoServer()
     stack.callback(virtuoso.stop)
-    virtuoso.load(dataset_trig(), "trig")
+    virtuoso.load_dataset()
     return _ready(stack, LiveServer("--backend", virtuoso.query_url))
 
 
@@ -63,10 +63,6 @@ class Setup:
     start: Callable[[ExitStack], LiveServer]
     #: whether it needs an external store (its tests are marked ``backend``)
     external: bool
-    #: whether the tests decorated with :data:`every_setup` run in it (Virtuoso's are in
-    #: tests/test_backend_virtuoso.py: it alters a literal on load, so dumps cannot be the
-    #: shipped bytes, and it answers the home page's membership query with no rows)
-    shared: bool = True
 
 
 LOCAL = "local"
@@ -76,7 +72,7 @@ VIRTUOSO_BACKEND = "virtuoso-backend"
 SETUPS = (
     Setup(LOCAL, start_local, external=False),
     Setup(OXIGRAPH_BACKEND, start_oxigraph_backend, external=True),
-    Setup(VIRTUOSO_BACKEND, start_virtuoso_backend, external=True, shared=False),
+    Setup(VIRTUOSO_BACKEND, start_virtuoso_backend, external=True),
 )
 
 
@@ -101,7 +97,6 @@ every_setup = pytest.mark.parametrize(
     [
         pytest.param(s.name, id=s.name, marks=[pytest.mark.backend] if s.external else [])
         for s in SETUPS
-        if s.shared
     ],
     indirect=True,
 )

@@ -18,10 +18,14 @@ What this Virtuoso does, measured (7.2.5 from Debian 12):
 - its SPARQL JSON writes blank nodes as ``nodeID://b10001``, which pyoxigraph refuses;
 - TTLP changes some literals on load: from N-Quads (flag 512), where every integer is written
   ``"..."^^xsd:integer``, an xsd:integer beyond 32 bits comes back as xsd:decimal; from TriG
-  (flag 256), where it is a bare number, it stays an xsd:integer. A year-month
-  ``xsd:duration`` comes back as its number of months, whatever the syntax (``"P11M"`` as
-  ``"11"``, ``"P1Y2M"`` as ``"14"``; ``INSERT DATA`` refuses it outright), so its dumps cannot be
-  byte-identical to ours: :func:`dataset_trig` is what the tests load;
+  (flag 256), where it is a bare number, it stays an xsd:integer. An ``xsd:duration``, whatever
+  the syntax, is stored as a number: of months for a year-month one (``"P11M"`` comes back
+  ``"11"`` in SPARQL JSON, XML, N-Triples and JSON-LD, ``"P11M"`` only from its Turtle writer;
+  ``"P14M"`` and ``"P1Y2M3D"`` both come back as 14 months, ``"-P3M"`` as ``"P9M"`` in Turtle),
+  of seconds for a day-time one; ``INSERT DATA`` refuses such a literal outright, and no TTLP
+  flag or ini setting keeps it. ``DB.DBA.RDF_QUAD_URI_L_TYPED`` stores it as written (a typed
+  string), so :meth:`VirtuosoServer.load_dataset` loads those quads that way and the rest as
+  TriG (:func:`dataset_trig`);
 - its Turtle/TriG reader keeps the backslash of an escaped local name (``p:a\\#b``);
 - ``GRAPH ?g {}`` gives one empty row instead of the named graphs;
 - a blank node from SPARQL JSON can be named again in a query as ``<nodeID://b10001>``;
@@ -35,10 +39,11 @@ import shutil
 import subprocess
 import tempfile
 import time
+from collections.abc import Iterable
 from pathlib import Path
 
 import httpx
-from pyoxigraph import RdfFormat, serialize
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, serialize
 from sovkg.dataset import open_store
 from sovkg.export import canonical_quads
 
@@ -57,17 +62,49 @@ MISSING = (
 #: TTLP's flags for the syntaxes it reads here
 TTLP_FLAGS = {"trig": 256, "nquads": 512}
 
+#: the datatypes whose literals TTLP stores as a number, losing what was written: these quads
+#: are loaded one by one, as written, with ``DB.DBA.RDF_QUAD_URI_L_TYPED``
+STORED_AS_NUMBER = frozenset({"http://www.w3.org/2001/XMLSchema#duration"})
+
+
+def stored_as_number(quad: Quad) -> bool:
+    """Whether TTLP would store the quad's object as a number (see :data:`STORED_AS_NUMBER`)."""
+    return isinstance(quad.object, Literal) and quad.object.datatype.value in STORED_AS_NUMBER
+
+
+def _sql_string(text: str) -> str:
+    """``text`` as a Virtuoso SQL string literal."""
+    if "\\" in text:
+        raise ValueError(f"{text!r} has a backslash, which a Virtuoso SQL string escapes")
+    return "'" + text.replace("'", "''") + "'"
+
+
+def typed_literal_statements(quads: Iterable[Quad]) -> str:
+    """One ``DB.DBA.RDF_QUAD_URI_L_TYPED`` statement (an isql-vt script line) per quad: graph,
+    subject, predicate, the literal as written, its datatype; IRIs only (no blank node)."""
+    lines = []
+    for q in quads:
+        g, subject, o = q.graph_name, q.subject, q.object
+        if not (isinstance(g, NamedNode) and isinstance(subject, NamedNode)):
+            raise ValueError(f"not a quad about an IRI in a named graph: {q}")
+        if not isinstance(o, Literal):
+            raise ValueError(f"not a literal: {q}")
+        args = (g.value, subject.value, q.predicate.value, o.value, o.datatype.value)
+        lines.append(f"DB.DBA.RDF_QUAD_URI_L_TYPED({', '.join(map(_sql_string, args))}, NULL);")
+    return "".join(line + "\n" for line in lines)
+
 
 def dataset_trig(*extra: Path) -> bytes:
     """The dataset as TriG without prefixes, what ``oxigraph convert -f kg.nq -t kg.trig`` makes
-    of ``sovkg export --format nquads``: the file the tests (and the README's recipe) load.
+    of ``sovkg export --format nquads``: the file the tests (and the README's recipe) load, but
+    for the quads of :func:`stored_as_number`.
 
     Not the TriG dump itself: Virtuoso 7.2's Turtle reader keeps the backslash of an escaped
     local name (``passage:p01-s01\\#selector`` becomes an IRI with a ``\\`` in it). Not N-Quads:
     their typed integers beyond 32 bits become xsd:decimal, where TriG's bare ones stay.
     """
     quads = canonical_quads(open_store(None, extra), as_triples=False)
-    return serialize(quads, format=RdfFormat.TRIG) or b""
+    return serialize([q for q in quads if not stored_as_number(q)], format=RdfFormat.TRIG) or b""
 
 
 def require_virtuoso() -> None:
@@ -174,15 +211,27 @@ class VirtuosoServer:
 
     def isql(self, statement: str, timeout: float = 300) -> str:
         """Run one SQL statement as ``dba`` with ``isql-vt``; its output, or an error."""
+        return self._isql(f"exec={statement}", timeout)
+
+    def isql_script(self, script: str, timeout: float = 300) -> str:
+        """Run a script of SQL statements (one per line) as ``dba`` with ``isql-vt``."""
+        path = self.folder / f"script-{time.monotonic_ns()}.sql"
+        path.write_text(script, "utf-8")
+        try:
+            return self._isql(str(path), timeout)
+        finally:
+            path.unlink()
+
+    def _isql(self, argument: str, timeout: float) -> str:
         done = subprocess.run(
-            [ISQL, str(self.sql_port), "dba", "dba", f"exec={statement}"],
+            [ISQL, str(self.sql_port), "dba", "dba", argument],
             capture_output=True,
             timeout=timeout,
             cwd=self.folder,
         )
         out = done.stdout.decode(errors="replace") + done.stderr.decode(errors="replace")
         if done.returncode != 0 or "*** Error" in out:
-            raise RuntimeError(f"isql-vt {statement!r} failed: {out}")
+            raise RuntimeError(f"isql-vt {argument!r} failed: {out}")
         return out
 
     def load(self, data: bytes, syntax: str = "nquads") -> None:
@@ -194,6 +243,16 @@ class VirtuosoServer:
         self.isql(f"DB.DBA.TTLP_MT(file_to_string_output('{path}'), '', 'urn:x', {flags});")
         self.isql("checkpoint;")
         path.unlink()
+
+    def load_dataset(self, *extra: Path) -> None:
+        """Load the dataset as the README says: TriG by TTLP, but the quads TTLP would store as
+        a number (:func:`stored_as_number`) one by one, as written."""
+        quads = canonical_quads(open_store(None, extra), as_triples=False)
+        self.load(dataset_trig(*extra), "trig")
+        script = typed_literal_statements(q for q in quads if stored_as_number(q))
+        if script:
+            self.isql_script(script)
+            self.isql("checkpoint;")
 
     def kill(self) -> None:
         """Stop the server at once (as a crash would)."""

@@ -14,28 +14,37 @@ from sovkg.linkeddata.svg import Node, bipartite_svg
 from sovkg.linkeddata.terms import (
     DCTERMS_DESCRIPTION,
     DCTERMS_TITLE,
+    ORG_COLLABORATION,
     ORG_SUB_ORGANIZATION_OF,
     OWL_ONTOLOGY,
     RDF_TYPE,
     RDFS_COMMENT,
+    RDFS_SUBCLASS_OF,
     SCHEMA_NEWS_ARTICLE,
 )
-from sovkg.namespaces import sparql_prologue
+from sovkg.namespaces import PREFIXES, sparql_prologue
 
-_TEAMS = """
-SELECT DISTINCT ?team WHERE { ?team a ?c . ?c rdfs:subClassOf* org:OrganizationalCollaboration }"""
+# The classes come as VALUES, closed under rdfs:subClassOf here (:func:`subclasses`), not by a
+# property path: Virtuoso 7.2 answers a join with ``rdfs:subClassOf*`` (or ``+``, ``?``) with no
+# rows once the dataset's graphs are given, so every backend gets the same plain patterns.
+_TEAMS = "SELECT DISTINCT ?team WHERE {{ VALUES ?c {{ {teams} }} ?team a ?c }}"
 _MEMBERSHIPS = """
-SELECT DISTINCT ?team ?member ?role WHERE {
+SELECT DISTINCT ?team ?member ?role WHERE {{
   ?m a org:Membership ; org:organization ?team ; org:member ?member .
-  OPTIONAL { ?m org:role ?role }
-  ?team a ?c . ?c rdfs:subClassOf* org:OrganizationalCollaboration .
-}"""
+  OPTIONAL {{ ?m org:role ?role }}
+  VALUES ?c {{ {teams} }} ?team a ?c .
+}}"""
 _ORGANISATIONS = """
-SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE {
-  ?o a ?c . ?c rdfs:subClassOf* ?top .
-  VALUES ?top { org:Organization org:FormalOrganization foaf:Organization }
-  FILTER NOT EXISTS { ?o a ?tc . ?tc rdfs:subClassOf* org:OrganizationalCollaboration }
-}"""
+SELECT (COUNT(DISTINCT ?o) AS ?n) WHERE {{
+  VALUES ?c {{ {organisations} }} ?o a ?c .
+  FILTER NOT EXISTS {{ VALUES ?tc {{ {teams} }} ?o a ?tc }}
+}}"""
+#: the classes whose instances (and their subclasses') count as organisations
+_ORGANISATION_CLASSES = (
+    NamedNode(PREFIXES["org"] + "Organization"),
+    NamedNode(PREFIXES["org"] + "FormalOrganization"),
+    NamedNode(PREFIXES["foaf"] + "Organization"),
+)
 _COUNT = "SELECT (COUNT(DISTINCT ?x) AS ?n) WHERE {{ {pattern} }}"
 
 
@@ -102,10 +111,49 @@ def count_triples(store: Store) -> int:
     return _int(rows[0].get("n")) if rows else 0
 
 
+def subclasses(store: Store, *tops: NamedNode) -> list[NamedNode]:
+    """``tops`` and every class below one of them by ``rdfs:subClassOf``, sorted."""
+    below: dict[str, set[str]] = {}
+    for q in store.quads_for_pattern(None, RDFS_SUBCLASS_OF, None):
+        if isinstance(q.subject, NamedNode) and isinstance(q.object, NamedNode):
+            below.setdefault(q.object.value, set()).add(q.subject.value)
+    found: set[str] = set()
+    todo = [t.value for t in tops]
+    while todo:
+        c = todo.pop()
+        if c not in found:
+            found.add(c)
+            todo.extend(below.get(c, ()))
+    return [NamedNode(c) for c in sorted(found)]
+
+
+def _values(classes: list[NamedNode]) -> str:
+    """The classes as the body of a VALUES clause."""
+    return " ".join(str(c) for c in classes)
+
+
+def _team_classes(store: Store) -> str:
+    return _values(subclasses(store, ORG_COLLABORATION))
+
+
 def teams(store: Store) -> list[NamedNode]:
     """The teams: instances of org:OrganizationalCollaboration or a subclass of it."""
-    found = (r.get("team") for r in _select(store, _TEAMS))
+    found = (r.get("team") for r in _select(store, _TEAMS.format(teams=_team_classes(store))))
     return sorted((t for t in found if isinstance(t, NamedNode)), key=str)
+
+
+def memberships(store: Store) -> list[dict[str, Term_]]:
+    """The team memberships: ``team``, ``member`` and (when given) ``role``."""
+    return _select(store, _MEMBERSHIPS.format(teams=_team_classes(store)))
+
+
+def count_organisations(store: Store) -> int:
+    """Distinct organisations (instances of an organisation class) that are not teams."""
+    query = _ORGANISATIONS.format(
+        organisations=_values(subclasses(store, *_ORGANISATION_CLASSES)),
+        teams=_team_classes(store),
+    )
+    return _int(next(iter(_select(store, query)), {}).get("n"))
 
 
 def roll_up(store: Store, org: NamedNode) -> NamedNode:
@@ -130,7 +178,7 @@ def roll_up(store: Store, org: NamedNode) -> NamedNode:
 def team_overlap(store: Store) -> dict[str, dict[str, set[str]]]:
     """For each rolled-up organisation: team IRI -> the member units that put it in that team."""
     out: dict[str, dict[str, set[str]]] = {}
-    for row in _select(store, _MEMBERSHIPS):
+    for row in memberships(store):
         member, team = row.get("member"), row.get("team")
         if not isinstance(member, NamedNode) or not isinstance(team, NamedNode):
             continue
@@ -154,10 +202,10 @@ def build_home(store: Store, builder: PageBuilder, lang: str) -> HomePage:
     article_rows = [(builder.term(a), builder.rows(a)) for a in articles]
 
     team_nodes = teams(store)
-    memberships = _select(store, _MEMBERSHIPS)
+    members = memberships(store)
     summaries = []
     for team in team_nodes:
-        rows = [r for r in memberships if r.get("team") == team]
+        rows = [r for r in members if r.get("team") == team]
         leads = {str(r["member"]): r["member"] for r in rows if builder.leads(r.get("role"))}
         summaries.append(
             TeamSummary(
@@ -182,7 +230,7 @@ def build_home(store: Store, builder: PageBuilder, lang: str) -> HomePage:
         Count(
             "organisations",
             {"en": "organisations", "ko": "기관"}[lang],
-            _int(next(iter(_select(store, _ORGANISATIONS)), {}).get("n")),
+            count_organisations(store),
         ),
         Count(
             "memberships",

@@ -6,9 +6,10 @@ instances of a class, triples using a property, things that use a concept.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 
-from pyoxigraph import Literal, NamedNode, Store
+from pyoxigraph import Literal, NamedNode, Quad, Store
 
 from sovkg.linkeddata.entity import PageBuilder, PropertyRow, Term
 from sovkg.linkeddata.terms import (
@@ -110,10 +111,18 @@ def _class_examples(b: PageBuilder, cls: NamedNode) -> tuple[list, int]:
     return [(b.term(s), None, None) for s in instances[:_EXAMPLES]], len(instances)
 
 
+def _in_order(quads: Iterable[Quad]) -> list[Quad]:
+    """``quads`` by subject, predicate, object and graph: the examples a page shows must not
+    depend on the order a store (local, or a SPARQL backend) happens to give them in."""
+    return sorted(
+        quads, key=lambda q: (str(q.subject), str(q.predicate), str(q.object), str(q.graph_name))
+    )
+
+
 def _property_examples(b: PageBuilder, prop: NamedNode) -> tuple[list, int]:
     out: list[tuple[Term, Term | None, Term | None]] = []
     n = 0
-    for q in b.store.quads_for_pattern(None, prop, None):
+    for q in _in_order(b.store.quads_for_pattern(None, prop, None)):
         n += 1
         if len(out) < _EXAMPLES and isinstance(q.subject, NamedNode):
             out.append((b.term(q.subject), b.term(prop), b.term(q.object)))
@@ -123,7 +132,7 @@ def _property_examples(b: PageBuilder, prop: NamedNode) -> tuple[list, int]:
 def _concept_examples(b: PageBuilder, concept: NamedNode) -> tuple[list, int]:
     out: list[tuple[Term, Term | None, Term | None]] = []
     n = 0
-    for q in b.store.quads_for_pattern(None, None, concept):
+    for q in _in_order(b.store.quads_for_pattern(None, None, concept)):
         if q.predicate.value.startswith("http://www.w3.org/2004/02/skos/core#"):
             continue
         n += 1
