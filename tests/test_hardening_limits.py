@@ -7,6 +7,7 @@ application, in process.
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import json
 import logging
 
@@ -26,6 +27,7 @@ from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.engine import QueryJob, execute_query
 from sovkg.http.accesslog import ACCESS_LOGGER, redact_query_string
+from sovkg.http.compress import GZIP_ABOVE
 from sovkg.http.stack import hardened
 
 from tests.support.asgi import InProcessClient
@@ -268,3 +270,40 @@ def test_access_log_is_one_json_object_per_request_without_secrets(caplog) -> No
     assert (record["method"], record["path"], record["status"]) == ("POST", "/sparql", 200)
     assert isinstance(record["ms"], float)
     assert "hunter2" not in caplog.text
+
+
+def test_a_top_level_limit_within_the_row_limit_is_sent_whole(client) -> None:
+    """A SELECT whose own LIMIT is within the row limit skips the row counting; one whose LIMIT
+    is larger, or whose LIMIT is only inside a subquery or a comment, is still cut."""
+    whole = client.get("/sparql", params={"query": "SELECT * WHERE { ?s ?p ?o } LIMIT 5"})
+    assert len(whole.json()["results"]["bindings"]) == 5
+    assert "x-sparql-maxrows" not in whole.headers
+    for query in (
+        "SELECT * WHERE { ?s ?p ?o } LIMIT 50",
+        "SELECT * WHERE { { SELECT * WHERE { ?s ?p ?o } LIMIT 3 } ?s ?q ?v }",
+        "SELECT * WHERE { ?s ?p ?o } # LIMIT 2",
+    ):
+        r = client.get("/sparql", params={"query": query})
+        assert r.status_code == 200, query
+        assert len(r.json()["results"]["bindings"]) == 5, query
+        assert r.headers["x-sparql-maxrows"] == "5", query
+
+
+def test_the_etag_of_a_result_is_the_digest_the_worker_made(client) -> None:
+    """The query worker hashes the result (the server's event loop does not); the ETag is that
+    digest, a conditional request gets 304, and the gzip variant has an ETag of its own."""
+    params = {"query": "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p ORDER BY ?p"}
+    r = client.get("/sparql", params=params, headers={"accept-encoding": "identity"})
+    assert r.status_code == 200
+    assert r.headers["etag"] == f'"{hashlib.sha256(r.content).hexdigest()[:32]}"'
+    again = client.get(
+        "/sparql",
+        params=params,
+        headers={"accept-encoding": "identity", "if-none-match": r.headers["etag"]},
+    )
+    assert again.status_code == 304
+    gz = client.get("/sparql", params=params, headers={"accept-encoding": "gzip"})
+    assert gz.status_code == 200 and len(r.content) >= GZIP_ABOVE
+    assert gz.headers["content-encoding"] == "gzip"
+    assert gz.headers["etag"] == r.headers["etag"][:-1] + '-gzip"'
+    assert gz.content == r.content  # decoded by the client

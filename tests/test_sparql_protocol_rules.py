@@ -2,15 +2,22 @@
 
 from __future__ import annotations
 
+import pickle
+
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from pyoxigraph import NamedNode, Quad, Store
 from sovkg.engine import QueryJob, UpdateJob, evaluate, execute_update
 from sovkg.errors import ProtocolError, UsingConflictError
+from sovkg.namespaces import PREFIXES
 from sovkg.sparql.lexer import (
     apply_using,
     declares_dataset,
     query_form,
     rewrite_update,
+    tokens,
+    top_limit,
 )
 from sovkg.sparql.media import Choice, content_type, negotiate_query
 from sovkg.sparql.protocol import (
@@ -156,6 +163,75 @@ def test_query_form_and_dataset_clauses() -> None:
     assert declares_dataset("SELECT * FROM <http://g> { ?s ?p ?o }")
     assert declares_dataset("select * from named <http://g> { graph ?g { ?s ?p ?o } }")
     assert not declares_dataset('SELECT ?from { ?s <http://e/from> "FROM" }')
+
+
+def _form_by_tokens(query: str) -> str | None:
+    for t in tokens(query):
+        if t.depth == 0 and t.keyword in ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK"):
+            return t.keyword
+        if t.depth == 0 and t.keyword and t.keyword not in ("PREFIX", "BASE"):
+            return None
+    return None
+
+
+@given(
+    st.lists(
+        st.sampled_from(
+            [
+                "PREFIX ex: <http://e/> ",
+                "PREFIX : <http://e/>\n",
+                "prefix a.b-c: <urn:x>",
+                "BASE <http://e/> ",
+                "# SELECT a comment\n",
+                "#no newline",
+                "\r\n\t ",
+                "<a b>",
+                "PREFIX",
+                "ex:",
+                "SELECT",
+                "select*{}",
+                "ASK{}",
+                "DESCRIBE <x>",
+                "CONSTRUCT",
+                "SELECTION ",
+                "INSERT ",
+                "{",
+                '"SELECT" ',
+                "?x ",
+                "*",
+            ]
+        ),
+        max_size=8,
+    )
+)
+def test_query_form_shortcut_agrees_with_the_tokens(parts: list[str]) -> None:
+    """The regular-expression shortcut for the common prologue never disagrees with the
+    tokenizer it stands in for."""
+    text = "".join(parts)
+    assert query_form(text) == _form_by_tokens(text)
+
+
+def test_top_limit_reads_only_the_outermost_query() -> None:
+    assert top_limit("SELECT * { ?s ?p ?o } LIMIT 7") == 7
+    assert top_limit("select * {} offset 3 limit 200") == 200
+    assert top_limit("SELECT * { { SELECT * {} LIMIT 5 } } LIMIT 9") == 9
+    assert top_limit("SELECT * { { SELECT * {} LIMIT 5 } }") is None
+    assert top_limit("SELECT * {} # LIMIT 5") is None
+    assert top_limit('SELECT * { ?s ?p "LIMIT 5" }') is None
+    assert top_limit("SELECT * {}") is None
+    assert top_limit("SELECT * {} LIMIT " + "9" * 5000) is None  # the parser's to refuse
+
+
+def test_the_package_prefixes_travel_to_workers_by_name() -> None:
+    """A query job carries the package's prefix table by name, not its twenty entries; any
+    other table travels whole; both come back equal."""
+    job = QueryJob("SELECT * {}", prefixes=PREFIXES, max_rows=5)
+    sent = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
+    assert pickle.loads(sent) == job
+    assert PREFIXES["skos"].encode() not in sent
+    own = QueryJob("SELECT * {}", prefixes={"ex": "http://example.org/"})
+    assert pickle.loads(pickle.dumps(own)) == own
+    assert pickle.loads(pickle.dumps(QueryJob("ASK {}"))) == QueryJob("ASK {}")
 
 
 def test_from_clause_wins_over_the_union_default_graph() -> None:

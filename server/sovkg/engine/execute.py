@@ -19,9 +19,14 @@ from pyoxigraph import (
 )
 
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
-from sovkg.engine.serialize import limited_solutions, query_output, within_row_limit
+from sovkg.engine.serialize import (
+    limited_solutions,
+    query_output,
+    whole_output,
+    within_row_limit,
+)
 from sovkg.sparql.columns import star_order
-from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update
+from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update, top_limit
 
 
 def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | QueryTriples:
@@ -52,6 +57,10 @@ def execute_query(store: Store, job: QueryJob) -> QueryOutput:
         if order is not None:
             most = job.max_rows if job.max_rows is not None else sys.maxsize
             return limited_solutions(result, job, most, order)
+    if job.max_rows is not None and isinstance(result, QuerySolutions):
+        limit = top_limit(job.query)
+        if limit is not None and limit <= job.max_rows:  # it cannot have too many rows
+            return whole_output(result, job)
     if job.max_rows is not None and isinstance(result, QuerySolutions | QueryTriples):
         out = within_row_limit(result, job, job.max_rows)
         if out is not None:

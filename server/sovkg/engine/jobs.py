@@ -8,6 +8,8 @@ from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from typing import Literal, Protocol, runtime_checkable
 
+from sovkg.namespaces import PREFIXES
+
 ResultKind = Literal["solutions", "boolean", "graph"]
 
 
@@ -28,6 +30,43 @@ class QueryJob:
     prefixes: dict[str, str] = field(default_factory=dict)
     #: serialize at most this many solutions/triples (None: all); see ``sovkg.engine.serialize``
     max_rows: int | None = None
+
+    def __reduce__(self) -> tuple[Callable[..., QueryJob], tuple[object, ...]]:
+        # sent to a worker with every query: the package's own prefix table (what the SPARQL
+        # routes give) travels as a name, not as its twenty entries
+        prefixes = _PACKAGE_PREFIXES if self.prefixes == PREFIXES else self.prefixes
+        return _query_job, (
+            self.query,
+            self.base_iri,
+            self.default_graphs,
+            self.named_graphs,
+            self.result_format,
+            self.graph_format,
+            prefixes,
+            self.max_rows,
+        )
+
+
+#: how a pickled QueryJob names ``sovkg.namespaces.PREFIXES``
+_PACKAGE_PREFIXES = "sovkg.namespaces.PREFIXES"
+
+
+def _query_job(
+    query: str,
+    base_iri: str | None,
+    default_graphs: tuple[str, ...] | None,
+    named_graphs: tuple[str, ...] | None,
+    result_format: str,
+    graph_format: str,
+    prefixes: dict[str, str] | str,
+    max_rows: int | None,
+) -> QueryJob:
+    """A QueryJob from its pickled fields."""
+    table = PREFIXES if prefixes == _PACKAGE_PREFIXES else prefixes
+    assert isinstance(table, dict)
+    return QueryJob(
+        query, base_iri, default_graphs, named_graphs, result_format, graph_format, table, max_rows
+    )
 
 
 @dataclass(frozen=True)
@@ -52,6 +91,9 @@ class QueryOutput:
     kind: ResultKind
     #: True when ``max_rows`` cut the result
     truncated: bool = False
+    #: a digest of ``body`` (see ``sovkg.engine.serialize.digest``), when the runner made one:
+    #: worker processes do, so that the server's one event loop need not hash every result
+    digest: str | None = None
 
 
 async def single(body: bytes) -> AsyncIterator[bytes]:

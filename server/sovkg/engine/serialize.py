@@ -8,6 +8,7 @@ JSON, the one results syntax pyoxigraph can read back into any other (``parse_qu
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Iterable
 from itertools import islice
@@ -133,6 +134,12 @@ def _results_format(job: QueryJob) -> QueryResultsFormat:
     return fmt
 
 
+def digest(body: bytes) -> str:
+    """A strong validator for ``body``: the first 128 bits of its SHA-256, in hex (what the
+    response cache computes for an answer that brings no ETag)."""
+    return hashlib.sha256(body).hexdigest()[:32]
+
+
 def query_output(result: Result, job: QueryJob) -> QueryOutput:
     """The result in the job's format, cut at ``job.max_rows``."""
     media_type, kind = describe(result, job)
@@ -140,6 +147,14 @@ def query_output(result: Result, job: QueryJob) -> QueryOutput:
         return QueryOutput(result.serialize(format=_results_format(job)) or b"", media_type, kind)
     if job.max_rows is not None:
         return limited_result(result, job, job.max_rows)
+    return whole_output(result, job)
+
+
+def whole_output(result: Result, job: QueryJob) -> QueryOutput:
+    """The result in the job's format, all of it (the caller knows it is within the limit)."""
+    media_type, kind = describe(result, job)
+    if isinstance(result, QueryBoolean):
+        return QueryOutput(result.serialize(format=_results_format(job)) or b"", media_type, kind)
     if isinstance(result, QuerySolutions):
         body = result.serialize(format=_results_format(job)) or b""
     elif isinstance(result, QueryTriples):

@@ -27,17 +27,26 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 from pyoxigraph import Store
 
 from sovkg.engine.bounds import MEMORY_ENV, MEMORY_EXIT_CODE, apply_worker_limits, watch_parent
 from sovkg.engine.execute import execute_query, execute_update
+from sovkg.engine.jobs import QueryJob, QueryOutput
+from sovkg.engine.serialize import digest
 
 #: a frame's header: the length of the pickle that follows
 HEADER = struct.Struct("<I")
 #: exit status of a worker that could not open its snapshot
 NO_SNAPSHOT_EXIT = 3
+
+
+def _query(store: Store, job: QueryJob) -> QueryOutput:
+    """A query's result, with the digest of its body (hashed here, not on the server's loop)."""
+    out = execute_query(store, job)
+    return replace(out, digest=digest(out.body))
 
 
 def _ping(store: Store, payload: object) -> None:
@@ -63,7 +72,7 @@ def _update_on_copy(store: Store, payload: Any) -> None:
 
 #: kind of job -> what runs it
 JOBS: dict[str, Callable[[Store, Any], object]] = {
-    "query": execute_query,
+    "query": _query,
     "update": _update,
     "update_on_copy": _update_on_copy,
     "ping": _ping,

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import json
 from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any
 
 from starlette.concurrency import run_in_threadpool
@@ -108,20 +110,73 @@ async def _chunks(body: bytes) -> AsyncIterator[bytes]:
         yield bytes(view[start : start + STREAM_ABOVE])
 
 
-def _endpoint(request: Request, path: str) -> str:
-    settings = request.app.state.settings
-    return endpoint_url(
-        path, request.url.scheme, request.headers.get("host"), request.headers, settings.base_url
-    )
+@dataclass(slots=True)
+class Call:
+    """One request to a SPARQL endpoint, as this module reads it: the ASGI scope, its headers
+    (lower-case names, the first of repeated ones, as Starlette's ``Headers.get``), and the
+    application's state. A Starlette ``Request`` is made only where one is needed (a body, the
+    query page)."""
+
+    scope: Scope
+    receive: Receive
+    headers: dict[str, str]
+    state: Any
+
+    @classmethod
+    def of(cls, scope: Scope, receive: Receive) -> Call:
+        headers: dict[str, str] = {}
+        for name, value in scope["headers"]:
+            headers.setdefault(name.decode("latin-1"), value.decode("latin-1"))
+        return cls(scope, receive, headers, scope["app"].state)
+
+    @property
+    def request(self) -> Request:
+        return Request(self.scope, self.receive)
 
 
-async def _query(request: Request, op: QueryOperation, endpoint: str) -> Response:
-    accept = request.headers.get("accept")
-    negotiated = negotiate_query(accept)
+@lru_cache(maxsize=1024)
+def _endpoint_url(
+    path: str,
+    scheme: str,
+    host: str | None,
+    forwarded: tuple[tuple[str, str], ...],
+    base_url: str | None,
+) -> str:
+    return endpoint_url(path, scheme, host, dict(forwarded), base_url)
+
+
+_FORWARDED = ("x-forwarded-proto", "x-forwarded-host", "x-forwarded-prefix")
+
+
+def _endpoint(call: Call, path: str) -> str:
+    """The URL the client used for ``path`` (remembered per Host and forwarding headers)."""
+    headers = call.headers
+    forwarded = tuple((h, headers[h]) for h in _FORWARDED if h in headers)
+    scheme = call.scope.get("scheme", "http")
+    return _endpoint_url(path, scheme, headers.get("host"), forwarded, call.state.settings.base_url)
+
+
+#: the two choices of one Accept header (remembered: clients send few different ones)
+_negotiate = lru_cache(maxsize=1024)(negotiate_query)
+
+
+async def _send(call: Call, send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+    """A whole response as one body with its length (what Starlette's ``Response`` sends,
+    without building one)."""
+    raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
+    raw.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": raw})
+    await send({"type": "http.response.body", "body": body})
+
+
+async def _query(call: Call, op: QueryOperation, endpoint: str, send: Send) -> Response | None:
+    """Run a query and send its result; a Response to send instead when it fails."""
+    negotiated = _negotiate(call.headers.get("accept"))
     form = query_form(op.query)
     if negotiated.for_form(form) is None:
         offers = negotiated.offers_for(form)
         return plain(406, not_acceptable_message(offers), {**CORS, **VARY})
+    settings = call.state.settings
     job = QueryJob(
         op.query,
         base_iri=endpoint,
@@ -129,10 +184,11 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
         named_graphs=op.named_graphs,
         result_format=(negotiated.results or Choice(_JSON, _JSON)).serialize,
         graph_format=(negotiated.graph or Choice(_TURTLE, _TURTLE)).serialize,
-        prefixes=dict(PREFIXES),
+        prefixes=PREFIXES,  # read only; sent to workers by name (see QueryJob)
+        max_rows=settings.max_rows,
     )
     try:
-        out = await request.app.state.engine.query(job)
+        out = await call.state.engine.query(job)
     except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
         status, message = _error_for(e, op.query)
         return plain(status, message, CORS)
@@ -142,22 +198,26 @@ async def _query(request: Request, op: QueryOperation, endpoint: str) -> Respons
         return plain(406, not_acceptable_message(offers), {**CORS, **VARY})
     headers = {**CORS, **VARY, "Content-Type": content_type(choice.offered)}
     if out.truncated:  # the row limit cut the result
-        headers["X-SPARQL-MaxRows"] = str(request.app.state.settings.max_rows)
+        headers["X-SPARQL-MaxRows"] = str(settings.max_rows)
     body = out.body
-    if accepts_gzip(request.headers.get("accept-encoding")) and len(body) >= GZIP_ABOVE:
+    gzipped = accepts_gzip(call.headers.get("accept-encoding")) and len(body) >= GZIP_ABOVE
+    if gzipped:
         body = await run_in_threadpool(gzip_body, body)
         headers.update({"Content-Encoding": "gzip", "Vary": vary_encoding(VARY["Vary"])})
+    if out.digest is not None:  # the worker hashed the result: the cache need not
+        headers["ETag"] = f'"{out.digest}-gzip"' if gzipped else f'"{out.digest}"'
     if len(out.body) > STREAM_ABOVE:  # a large result goes out in chunks as the client reads
         return StreamingResponse(_chunks(body), headers=headers)
     # one body with its length: the result is whole already (the worker built it)
-    return Response(body, headers=headers)
+    await _send(call, send, 200, headers, body)
+    return None
 
 
-async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Response:
-    settings = request.app.state.settings
+async def _update(call: Call, op: UpdateOperation, endpoint: str) -> Response:
+    settings = call.state.settings
     try:
         authorize_update(
-            settings.allow_updates, settings.update_token, request.headers.get("authorization")
+            settings.allow_updates, settings.update_token, call.headers.get("authorization")
         )
         check_update_dataset(op)
     except ProtocolError as e:
@@ -169,28 +229,28 @@ async def _update(request: Request, op: UpdateOperation, endpoint: str) -> Respo
         using_named_graphs=op.using_named_graphs,
     )
     try:
-        await request.app.state.engine.update(job)
+        await call.state.engine.update(job)
     except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
         status, message = _error_for(e, op.update)
         return plain(status, message)
     finally:
-        notify_store_changed(request.app)
+        notify_store_changed(call.scope["app"])
     return Response(status_code=204)
 
 
-async def _count_rows(request: Request, query: str) -> list[dict[str, Any]]:
-    out = await request.app.state.engine.query(QueryJob(query))
+async def _count_rows(call: Call, query: str) -> list[dict[str, Any]]:
+    out = await call.state.engine.query(QueryJob(query))
     return json.loads(out.body)["results"]["bindings"]
 
 
-async def dataset_stats(request: Request) -> DatasetStats:
+async def dataset_stats(call: Call) -> DatasetStats:
     """Triple counts of the default graph and of every named graph, through the engine."""
     named = {
         row["g"]["value"]: int(row["n"]["value"])
-        for row in await _count_rows(request, NAMED_GRAPH_COUNTS)
+        for row in await _count_rows(call, NAMED_GRAPH_COUNTS)
         if row.get("g", {}).get("type") == "uri"
     }
-    rows = await _count_rows(request, DEFAULT_GRAPH_COUNT)
+    rows = await _count_rows(call, DEFAULT_GRAPH_COUNT)
     return DatasetStats(int(rows[0]["n"]["value"]) if rows else 0, named)
 
 
@@ -198,18 +258,18 @@ def _wants_html(accept: str | None) -> bool:
     return negotiate(accept, [*GRAPH_OFFERS, "text/html"]) == "text/html"
 
 
-async def _service_description(request: Request, endpoint: str) -> Response:
-    accept = request.headers.get("accept")
+async def _service_description(call: Call, endpoint: str) -> Response:
+    accept = call.headers.get("accept")
     if _wants_html(accept):
-        page = query_ui_response(request)
+        page = query_ui_response(call.request)
         page.headers.setdefault("Vary", "Accept")
         return page
     choice = negotiate(accept, list(GRAPH_OFFERS))
     if choice is None:
         return plain(406, not_acceptable_message(GRAPH_OFFERS), {**CORS, **VARY})
-    settings = request.app.state.settings
+    settings = call.state.settings
     try:
-        stats = await dataset_stats(request)
+        stats = await dataset_stats(call)
     except Exception as e:  # noqa: BLE001 - every failure is answered, with its status
         status, message = _error_for(e)
         return plain(status, message, CORS)
@@ -220,7 +280,7 @@ async def _service_description(request: Request, endpoint: str) -> Response:
             updates=settings.allow_updates,
             federated=bool(getattr(settings, "allow_service", None)),
             prefixes=PREFIXES,
-            graph_store=_endpoint(request, "/store"),
+            graph_store=_endpoint(call, "/store"),
         )
     except ValueError as e:  # the endpoint IRI comes from the Host header, which may be junk
         return plain(400, f"cannot describe the endpoint {endpoint!r}: {e}", CORS)
@@ -230,33 +290,36 @@ async def _service_description(request: Request, endpoint: str) -> Response:
     )
 
 
-async def handle(request: Request, path: str, kind: EndpointKind) -> Response:
-    """One SPARQL 1.1 Protocol endpoint: query, update, or the service description."""
-    if request.method == "OPTIONS":
+async def handle(call: Call, path: str, kind: EndpointKind, send: Send) -> Response | None:
+    """One SPARQL 1.1 Protocol endpoint: query, update, or the service description. A query's
+    result is sent here; every other answer is returned, to be sent by the caller."""
+    method = call.scope["method"]
+    if method == "OPTIONS":
         return Response(status_code=204, headers=PREFLIGHT)
-    body = await request.body() if request.method in ("POST", "QUERY") else b""
+    body = await call.request.body() if method in ("POST", "QUERY") else b""
     try:
-        raw_query = request.scope.get("query_string", b"").decode("utf-8")
+        raw_query = call.scope.get("query_string", b"").decode("utf-8")
     except UnicodeDecodeError:
         return plain(400, "the query string is not UTF-8", CORS)
     try:
         op = parse_request(
-            HttpRequest(request.method, raw_query, request.headers.get("content-type"), body, kind)
+            HttpRequest(method, raw_query, call.headers.get("content-type"), body, kind)
         )
     except ProtocolError as e:
         return plain(e.status, e.message, {**CORS, **e.headers})
-    endpoint = _endpoint(request, path.rstrip("/"))
+    endpoint = _endpoint(call, path.rstrip("/"))
     if isinstance(op, ServiceDescriptionRequest):
-        return await _service_description(request, endpoint)
+        return await _service_description(call, endpoint)
     if isinstance(op, UpdateOperation):
-        return await _update(request, op, endpoint)
-    return await _query(request, op, endpoint)
+        return await _update(call, op, endpoint)
+    return await _query(call, op, endpoint, send)
 
 
 class Endpoints:
     """The SPARQL endpoints as plain ASGI, ahead of the framework's router: a request to one of
     ``ENDPOINTS`` goes straight to :func:`handle` (no route matching, no dependency solving, no
-    streaming task group); every other request goes on to ``app``.
+    streaming task group, no Starlette ``Request`` or ``Response`` for a query's result); every
+    other request goes on to ``app``.
 
     Installed as the innermost middleware (see ``sovkg.app``), so the HTTP layers around it
     (access log, request limits, safety headers) and the response cache apply as to any route.
@@ -270,5 +333,6 @@ class Endpoints:
         if kind is None:
             await self.app(scope, receive, send)
             return
-        response = await handle(Request(scope, receive), scope["path"], kind)
-        await response(scope, receive, send)
+        response = await handle(Call.of(scope, receive), scope["path"], kind, send)
+        if response is not None:
+            await response(scope, receive, send)

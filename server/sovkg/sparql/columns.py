@@ -14,6 +14,8 @@ from sovkg.sparql.lexer import tokens
 
 def is_select_star(query: str) -> bool:
     """Whether the outermost query is ``SELECT *`` (``SELECT DISTINCT *``, ``REDUCED`` too)."""
+    if "*" not in query:  # no star anywhere: nothing to tokenize
+        return False
     toks = iter(tokens(query))
     for t in toks:
         if t.depth == 0 and t.keyword == "SELECT":

@@ -74,8 +74,22 @@ def tokens(text: str) -> Iterator[Token]:
             depth += 1
 
 
+#: a prologue of PREFIX/BASE declarations, comments and white space, then the query form: the
+#: common case, read without tokenizing (IRIs as the tokenizer reads them; anything else falls
+#: back to the tokens, so a match never disagrees with them). Possessive (``*+``): a text that
+#: does not match fails in linear time, never by backtracking
+_PLAIN_FORM = re.compile(
+    r"""(?:\s++|\#[^\n\r]*+|PREFIX\s*+(?:[^\W\d][\w\-.\u00b7]*+)?:|BASE|<[^<>"{}|^`\\\x00-\x20]*+>)*+"""
+    r"(SELECT|CONSTRUCT|DESCRIBE|ASK)(?![\w\-.:%\u00b7])",
+    re.IGNORECASE,
+)
+
+
 def query_form(query: str) -> str | None:
     """SELECT, CONSTRUCT, DESCRIBE or ASK; None when the text does not say (left to the parser)."""
+    plain = _PLAIN_FORM.match(query)
+    if plain is not None:
+        return plain.group(1).upper()
     for t in tokens(query):
         if t.depth == 0 and t.keyword in QUERY_FORMS:
             return t.keyword
@@ -96,7 +110,27 @@ def move_error_position(message: str, move: Callable[[int, int], tuple[int, int]
 
 def declares_dataset(query: str) -> bool:
     """Whether the query has a FROM or FROM NAMED clause (only allowed outside the braces)."""
+    if "from" not in query.lower():  # no such word anywhere: nothing to tokenize
+        return False
     return any(t.depth == 0 and t.keyword == "FROM" for t in tokens(query))
+
+
+def top_limit(query: str) -> int | None:
+    """The LIMIT of the outermost query (at brace depth 0), None when it has none: a SELECT
+    with one gives at most that many rows, whatever the data."""
+    if "limit" not in query.lower():
+        return None
+    toks = [t for t in tokens(query) if t.depth == 0]
+    for i, t in enumerate(toks):
+        if t.keyword != "LIMIT":
+            continue
+        digits, end = "", None  # a number is one token per digit to this lexer
+        for d in toks[i + 1 :]:
+            if not d.text.isdigit() or (end is not None and d.start != end):
+                break
+            digits, end = digits + d.text, d.end
+        return int(digits) if 0 < len(digits) <= 18 else None  # longer: left to the parser
+    return None
 
 
 @dataclass(frozen=True)
