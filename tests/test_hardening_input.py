@@ -7,8 +7,8 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple, parse, serialize
-from sovkg.dataset import read_quads
+from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Store, Triple, parse, serialize
+from sovkg.dataset import load_file, read_quads
 from sovkg.errors import LoadError
 from sovkg.rdfinput import (
     DEFAULT_LIMITS,
@@ -24,6 +24,7 @@ from tests.support.server import run_sovkg
 ROOT = Path(__file__).resolve().parent.parent
 RDF_NS = "http://www.w3.org/1999/02/22-rdf-syntax-ns#"
 XML = RdfFormat.RDF_XML
+RDF_TYPE = NamedNode("http://www.w3.org/1999/02/22-rdf-syntax-ns#type")
 
 
 def bomb(levels: int, fan: int = 10) -> bytes:
@@ -259,3 +260,46 @@ def test_an_encoding_expat_does_not_know_is_a_refusal_not_a_crash() -> None:
     with pytest.raises(InputRefused, match="unknown encoding: EBCDIC-US"):
         check_bytes(body, XML)
     check_bytes(body.replace(doctype, b""), XML)  # no entities: the parser's to report
+
+
+@pytest.mark.parametrize("suffix", ["ttl", "nt", "nq", "trig", "rdf", "jsonld"])
+def test_load_file_fills_a_store_as_read_quads_reads_the_file(tmp_path: Path, suffix: str) -> None:
+    """The server loads files with the store's own parser (no Python object per quad); what it
+    loads is what read_quads reads, default-graph triples mapped to the given graph."""
+    graph = NamedNode("https://example.org/graph/extra")
+    store = Store()
+    store.add(
+        Quad(NamedNode("https://example.org/a"), RDF_TYPE, NamedNode("https://example.org/C"))
+    )
+    store.add(
+        Quad(
+            NamedNode("https://example.org/b"),
+            NamedNode("https://example.org/p"),
+            Literal("한국어", language="ko"),
+            NamedNode("https://example.org/graph/named"),
+        )
+    )
+    fmt = RdfFormat.from_extension(suffix)
+    assert fmt is not None
+    path = tmp_path / f"data.{suffix}"
+    if fmt.supports_datasets:
+        path.write_bytes(serialize(store, format=fmt) or b"")
+    else:  # a triple syntax holds the default graph only
+        path.write_bytes(serialize((q.triple for q in store), format=fmt) or b"")
+    loaded = Store()
+    load_file(loaded, path, graph)
+    assert sorted(map(str, loaded)) == sorted(map(str, read_quads(path, graph)))
+    assert len(loaded) == 2
+
+
+def test_load_file_refuses_what_read_quads_refuses(tmp_path: Path) -> None:
+    broken = tmp_path / "broken.ttl"
+    broken.write_text("<http://e/a> <http://e/p> .\n")
+    with pytest.raises(LoadError, match=r"broken\.ttl: .*line 1 column 27"):
+        load_file(Store(), broken)
+    bomb_path = tmp_path / "bomb.rdf"
+    bomb_path.write_bytes(bomb(9))
+    with pytest.raises(LoadError, match=r"bomb\.rdf: refused: .*entity expansion"):
+        load_file(Store(), bomb_path)
+    with pytest.raises(LoadError, match="no such file"):
+        load_file(Store(), tmp_path / "missing.nq")

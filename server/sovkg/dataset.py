@@ -126,18 +126,36 @@ def iter_source_quads(sources: Iterable[Source]) -> Iterator[Quad]:
         yield from read_quads(s.path, s.graph)
 
 
-def load_sources(store: Store, sources: list[Source]) -> int:
-    """Add the sources to the store; returns the number of quads read."""
+def load_file(store: Store, path: Path, graph: NamedNode | DefaultGraph | None = None) -> None:
+    """Load one RDF file into ``store`` as :func:`read_quads` reads it (default-graph triples
+    go to ``graph``), parsed by the store itself: no Python object per quad, so loading a large
+    file holds no more memory than the store it fills. Raises LoadError as ``read_quads``."""
+    fmt = rdf_format_for_path(path)
+    if not path.is_file():
+        raise LoadError(f"{path}: no such file")
+    to_graph = None if isinstance(graph, DefaultGraph) else graph
+    base_iri = path.resolve().as_uri()
+    try:
+        if fmt == RdfFormat.RDF_XML:  # entities are checked before they can be expanded
+            body = path.read_bytes()
+            check_entities(body)
+            store.load(body, format=fmt, base_iri=base_iri, to_graph=to_graph)
+        else:
+            store.load(path=str(path), format=fmt, base_iri=base_iri, to_graph=to_graph)
+    except InputRefused as e:
+        raise LoadError(f"{path}: refused: {e}") from None
+    except SyntaxError as e:
+        raise LoadError(f"{path}: {syntax_message(e)}") from None
+    except (OSError, ValueError) as e:
+        raise LoadError(f"{path}: {e}") from None
+
+
+def load_sources(store: Store, sources: list[Source]) -> None:
+    """Add the sources to the store, each file's default graph mapped to its named graph."""
     started = time.perf_counter()
-    count = 0
     for s in sources:
-        quads = read_quads(s.path, s.graph)
-        store.extend(quads)
-        count += len(quads)
-        _progress(
-            f"loaded {s.path} ({len(quads)} quads, {time.perf_counter() - started:.1f}s)", started
-        )
-    return count
+        load_file(store, s.path, s.graph)
+        _progress(f"loaded {s.path} ({time.perf_counter() - started:.1f}s)", started)
 
 
 def open_store(store_path: Path | None = None, extra: Iterable[Path] = ()) -> Store:
