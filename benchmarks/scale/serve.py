@@ -4,7 +4,9 @@ example queries' times, as the graph grows.
     python benchmarks/scale/serve.py --sizes 100000 1000000 10000000 --workers 1 2 4
 
 For each size it generates a synthetic graph (``generate.py``), measures one in-memory copy of
-it (a process that only loads it), then for each worker count starts
+it (a process that only loads it), times every example query in process (the store opened as
+``sovkg serve`` opens it, each query evaluated and serialized as SPARQL JSON by pyoxigraph, median
+of 3), then for each worker count starts
 ``sovkg serve --data FILE --no-validate --query-workers N`` (the store in memory, the default),
 and:
 
@@ -15,7 +17,9 @@ and:
   pages shared copy-on-write;
 - samples the memory of the server's process tree after each phase: the sum of RSS (which
   counts a page shared by N processes N times) and the sum of PSS (each shared page divided
-  among its sharers: the memory the tree really holds).
+  among its sharers: the memory the tree really holds);
+- notes the machine's 1-minute load average before and after the example queries (the machine
+  may be shared: the times are only comparable at a similar load).
 
 Results: ``benchmarks/scale/SERVE.md`` and ``SERVE.json`` (``--output`` names them).
 """
@@ -53,6 +57,27 @@ store.load(path=sys.argv[1], format=RdfFormat.N_QUADS)
 for line in open("/proc/self/status"):
     if line.startswith("VmRSS:"):
         print(int(line.split()[1]) // 1024, len(store))
+"""
+
+#: the example queries in process: argv = data file, then the .rq files; prints a JSON object
+_IN_PROCESS = r"""
+import io, json, statistics, sys, time
+from pathlib import Path
+from pyoxigraph import QueryResultsFormat
+from sovkg.dataset import open_store
+from sovkg.queries import parse_example, with_prologue
+store = open_store(extra=[Path(sys.argv[1])])
+out = {}
+for rq in map(Path, sys.argv[2:]):
+    query = with_prologue(parse_example(rq.stem, rq.read_text(encoding="utf-8")))
+    runs = []
+    for _ in range(3):
+        started = time.perf_counter()
+        result = store.query(query, use_default_graph_as_union=True)
+        result.serialize(io.BytesIO(), format=QueryResultsFormat.JSON)
+        runs.append(time.perf_counter() - started)
+    out[rq.stem] = statistics.median(runs)
+print(json.dumps(out))
 """
 
 
@@ -139,6 +164,7 @@ def serve(data: Path, workers: int, query_timeout: float, start_timeout: float) 
         out["ready_s"] = time.perf_counter() - started
         time.sleep(2)
         out["memory_ready"] = memory(proc.pid)
+        out["load_before"] = os.getloadavg()[0]
         for rq in sorted(QUERIES.glob("*.rq")):
             runs = [ask(url, rq.read_text(encoding="utf-8"), query_timeout) for _ in range(3)]
             times = [s for s, _ in runs if s is not None]
@@ -147,6 +173,7 @@ def serve(data: Path, workers: int, query_timeout: float, start_timeout: float) 
                 "statuses": sorted({code for _, code in runs}),
             }
             print(json.dumps({rq.stem: out["queries"][rq.stem]}), flush=True)
+        out["load_after"] = os.getloadavg()[0]
         out["memory_after_queries"] = memory(proc.pid)
         scans = [ask(url, SCAN, query_timeout) for _ in range(workers)]
         out["scan_s"] = [s for s, _ in scans]
@@ -201,18 +228,32 @@ def report(results: list[dict], command: str, note: str) -> str:
     names = sorted({q for r in results for s in r["servers"] for q in s["queries"]})
     lines += [
         "",
-        "Example queries, seconds over HTTP (fresh, median of 3; 'timed out' past the limit):",
+        "Example queries, seconds over HTTP (fresh, median of 3; 'timed out' past the limit), "
+        "and in process (pyoxigraph on the store the server opens, evaluated and serialized as "
+        "SPARQL JSON, median of 3). 'load' is the 1-minute load average before / after the "
+        "queries:",
         "",
-        "| quads | workers | " + " | ".join(names) + " |",
-        "|---|---|" + "---|" * len(names),
+        "| quads | workers | load | " + " | ".join(names) + " |",
+        "|---|---|---|" + "---|" * len(names),
     ]
+
+    def load(s: dict) -> str:
+        if "load_before" not in s:
+            return ""
+        return f"{s['load_before']:.1f} / {s['load_after']:.1f}"
+
     for r in results:
         for s in r["servers"]:
             cells = []
             for n in names:
                 v = s["queries"].get(n, {}).get("median_s")
                 cells.append(f"{v:.3f}" if v is not None else "timed out")
-            lines.append(f"| {r['quads']:,} | {s['workers']} | " + " | ".join(cells) + " |")
+            lines.append(
+                f"| {r['quads']:,} | {s['workers']} | {load(s)} | " + " | ".join(cells) + " |"
+            )
+        if "in_process_s" in r:
+            cells = [f"{r['in_process_s'][n]:.3f}" for n in names]
+            lines.append(f"| {r['quads']:,} | in process | | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
 
@@ -243,6 +284,15 @@ def main() -> int:
                 check=True,
             ).stdout.split()
             result = {"size": size, "one_copy_mib": float(copy[0]), "quads": int(copy[1])}
+            timed = subprocess.run(
+                [sys.executable, "-c", _IN_PROCESS, str(data)]
+                + [str(rq) for rq in sorted(QUERIES.glob("*.rq"))],
+                capture_output=True,
+                text=True,
+                check=True,
+                cwd=ROOT,
+            ).stdout
+            result["in_process_s"] = json.loads(timed.splitlines()[-1])
             result["servers"] = [
                 serve(data, n, args.query_timeout, args.start_timeout) for n in args.workers
             ]
