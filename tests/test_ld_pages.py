@@ -14,7 +14,7 @@ from sovkg.linkeddata.home import team_overlap, teams
 
 from tests.support.browser import BrowserPage
 from tests.support.ld import korean_labels, local_path
-from tests.support.server import LiveServer
+from tests.support.server import CLIENT_TIMEOUT, LiveServer
 from tests.support.setups import every_setup
 
 pytestmark = pytest.mark.live
@@ -24,7 +24,7 @@ EVIL_ORG = "https://w3id.org/ksai/id/test/evil'org&x=1"
 
 
 def _html(url: str, **params) -> httpx.Response:
-    r = httpx.get(url, params=params, headers={"Accept": "text/html"}, timeout=30)
+    r = httpx.get(url, params=params, headers={"Accept": "text/html"}, timeout=CLIENT_TIMEOUT)
     assert r.status_code == 200, url
     assert r.headers["content-type"].startswith("text/html")
     assert "default-src 'self'" in r.headers["content-security-policy"]

@@ -15,6 +15,7 @@ from sovkg.app import create_app
 from sovkg.config import Settings
 
 from tests.support.ld import RDF_FORMATS, korean_labels, local_path, own_triples, resources
+from tests.support.server import CLIENT_TIMEOUT
 from tests.support.setups import every_setup
 
 pytestmark = pytest.mark.live
@@ -101,7 +102,9 @@ def _a_team(store) -> str:
 def test_live_negotiation_headers_and_format_override(live_server, store):
     team = _a_team(store)
     url = live_server.url + local_path(team)
-    page = httpx.get(url, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"})
+    page = httpx.get(
+        url, headers={"Accept": "text/html,application/xhtml+xml,*/*;q=0.8"}, timeout=CLIENT_TIMEOUT
+    )
     assert page.status_code == 200
     assert page.headers["content-type"].startswith("text/html")
     assert "Accept" in page.headers["vary"]
@@ -112,7 +115,7 @@ def test_live_negotiation_headers_and_format_override(live_server, store):
         assert f'type="{media}"' in links
     assert 'rel="alternate"' in links
 
-    curl_like = httpx.get(url, headers={"Accept": "*/*"})
+    curl_like = httpx.get(url, headers={"Accept": "*/*"}, timeout=CLIENT_TIMEOUT)
     assert curl_like.headers["content-type"].startswith("text/turtle")
     assert 'type="text/html"' in curl_like.headers["link"]
     assert (rdflib.URIRef(team), None, None) in rdflib.Graph().parse(
@@ -120,24 +123,37 @@ def test_live_negotiation_headers_and_format_override(live_server, store):
     )
 
     for key, (media, parser) in RDF_FORMATS.items():
-        r = httpx.get(url, params={"format": key}, headers={"Accept": "text/html"})
+        r = httpx.get(
+            url, params={"format": key}, headers={"Accept": "text/html"}, timeout=CLIENT_TIMEOUT
+        )
         assert r.status_code == 200
         assert r.headers["content-type"].startswith(media)
         got = rdflib.Graph().parse(data=r.content, format=parser)
         assert all(t in got for t in own_triples(store, team))
     assert (
-        httpx.get(url, params={"format": "html"}, headers={"Accept": "text/turtle"})
+        httpx.get(
+            url,
+            params={"format": "html"},
+            headers={"Accept": "text/turtle"},
+            timeout=CLIENT_TIMEOUT,
+        )
         .headers["content-type"]
         .startswith("text/html")
     )
-    assert httpx.get(url, params={"format": "bogus"}).status_code == 400
-    assert httpx.get(url, headers={"Accept": "image/png"}).status_code == 406
+    assert httpx.get(url, params={"format": "bogus"}, timeout=CLIENT_TIMEOUT).status_code == 400
+    assert (
+        httpx.get(url, headers={"Accept": "image/png"}, timeout=CLIENT_TIMEOUT).status_code == 406
+    )
 
 
 @every_setup
 def test_live_description_includes_labels_of_linked_things(live_server, store):
     team = _a_team(store)
-    r = httpx.get(live_server.url + local_path(team), headers={"Accept": "application/n-triples"})
+    r = httpx.get(
+        live_server.url + local_path(team),
+        headers={"Accept": "application/n-triples"},
+        timeout=CLIENT_TIMEOUT,
+    )
     got = rdflib.Graph().parse(data=r.text, format="nt")
     linked = {o for o in got.objects(rdflib.URIRef(team)) if isinstance(o, rdflib.URIRef)}
     linked_in_graph = [o for o in linked if korean_labels(store, str(o))]
@@ -149,12 +165,12 @@ def test_live_description_includes_labels_of_linked_things(live_server, store):
 @every_setup
 def test_live_unknown_iri_is_404_for_people_and_programs(live_server):
     url = live_server.url + "/id/team/no-such-team"
-    page = httpx.get(url, headers={"Accept": "text/html"})
+    page = httpx.get(url, headers={"Accept": "text/html"}, timeout=CLIENT_TIMEOUT)
     assert page.status_code == 404
     assert page.headers["content-type"].startswith("text/html")
     assert "https://w3id.org/ksai/id/team/no-such-team" in page.text
     assert 'href="/"' in page.text and 'href="/sparql"' in page.text
-    plain = httpx.get(url, headers={"Accept": "text/turtle"})
+    plain = httpx.get(url, headers={"Accept": "text/turtle"}, timeout=CLIENT_TIMEOUT)
     assert plain.status_code == 404
     assert plain.headers["content-type"].startswith("text/plain")
 
@@ -163,11 +179,21 @@ def test_live_unknown_iri_is_404_for_people_and_programs(live_server):
 def test_live_page_language_from_accept_language_and_lang(live_server, store):
     team = _a_team(store)
     url = live_server.url + local_path(team)
-    ko = httpx.get(url, headers={"Accept": "text/html", "Accept-Language": "ko-KR,ko;q=0.9"})
-    en = httpx.get(url, headers={"Accept": "text/html", "Accept-Language": "en-US,en;q=0.9"})
+    ko = httpx.get(
+        url,
+        headers={"Accept": "text/html", "Accept-Language": "ko-KR,ko;q=0.9"},
+        timeout=CLIENT_TIMEOUT,
+    )
+    en = httpx.get(
+        url,
+        headers={"Accept": "text/html", "Accept-Language": "en-US,en;q=0.9"},
+        timeout=CLIENT_TIMEOUT,
+    )
     assert '<html lang="ko">' in ko.text and '<html lang="en">' in en.text
     assert "Accept-Language" in ko.headers["vary"]
-    forced = httpx.get(url, params={"lang": "ko"}, headers={"Accept": "text/html"})
+    forced = httpx.get(
+        url, params={"lang": "ko"}, headers={"Accept": "text/html"}, timeout=CLIENT_TIMEOUT
+    )
     assert '<html lang="ko">' in forced.text
     korean = korean_labels(store, team)[0]
     assert f"<h1>{str(escape(korean))}</h1>" in ko.text
@@ -176,14 +202,18 @@ def test_live_page_language_from_accept_language_and_lang(live_server, store):
 @every_setup
 def test_live_ontology_and_shapes_dereference(live_server, store):
     for path in ("/ontology", "/shapes"):
-        page = httpx.get(live_server.url + path, headers={"Accept": "text/html"})
+        page = httpx.get(
+            live_server.url + path, headers={"Accept": "text/html"}, timeout=CLIENT_TIMEOUT
+        )
         assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
         for key, (media, parser) in RDF_FORMATS.items():
-            r = httpx.get(live_server.url + path, headers={"Accept": media})
+            r = httpx.get(live_server.url + path, headers={"Accept": media}, timeout=CLIENT_TIMEOUT)
             assert r.headers["content-type"].startswith(media), (path, key)
             assert len(rdflib.Graph().parse(data=r.content, format=parser)) > 10
     onto = rdflib.Graph().parse(
-        data=httpx.get(live_server.url + "/ontology", headers={"Accept": "text/turtle"}).text,
+        data=httpx.get(
+            live_server.url + "/ontology", headers={"Accept": "text/turtle"}, timeout=CLIENT_TIMEOUT
+        ).text,
         format="turtle",
     )
     classes = {
@@ -192,15 +222,21 @@ def test_live_ontology_and_shapes_dereference(live_server, store):
         if str(c).startswith("https://w3id.org/ksai/ontology#")
     }
     assert classes
-    doc = httpx.get(live_server.url + "/ontology", headers={"Accept": "text/html"}).text
+    doc = httpx.get(
+        live_server.url + "/ontology", headers={"Accept": "text/html"}, timeout=CLIENT_TIMEOUT
+    ).text
     for c in classes:
         assert f'id="{c.rsplit("#", 1)[1]}"' in doc  # /ontology#Term lands on the term
     shapes = rdflib.Graph().parse(
-        data=httpx.get(live_server.url + "/shapes", headers={"Accept": "text/turtle"}).text,
+        data=httpx.get(
+            live_server.url + "/shapes", headers={"Accept": "text/turtle"}, timeout=CLIENT_TIMEOUT
+        ).text,
         format="turtle",
     )
     node_shapes = set(shapes.subjects(rdflib.RDF.type, rdflib.SH.NodeShape))
     assert node_shapes
-    shapes_doc = httpx.get(live_server.url + "/shapes", headers={"Accept": "text/html"}).text
+    shapes_doc = httpx.get(
+        live_server.url + "/shapes", headers={"Accept": "text/html"}, timeout=CLIENT_TIMEOUT
+    ).text
     for s in node_shapes:
         assert f'id="{str(s).rsplit("#", 1)[1]}"' in shapes_doc

@@ -22,6 +22,11 @@ ROOT = Path(__file__).resolve().parents[2]
 #: the command line, from the installed package whatever the current folder holds
 SOVKG = (sys.executable, "-P", "-m", "sovkg")
 
+#: how long a test's HTTP client waits for an answer (httpx's default is 5 s): in front of a
+#: backend a page is many SPARQL round trips (Virtuoso's first /ontology takes about 30 s on a
+#: loaded machine); the server's own limits are tested with their own, shorter, waits
+CLIENT_TIMEOUT = 120.0
+
 
 def run_sovkg(
     *args: str, cwd: Path | None = None, timeout: float = 120
