@@ -28,6 +28,8 @@ What this Virtuoso does, measured (7.2.5 from Debian 12):
   TriG (:func:`dataset_trig`);
 - its Turtle/TriG reader keeps the backslash of an escaped local name (``p:a\\#b``);
 - ``GRAPH ?g {}`` gives one empty row instead of the named graphs;
+- a join with a property path (``?t a ?c . ?c rdfs:subClassOf* X``, ``+`` or ``?`` alike) gives
+  no rows once the dataset's graphs are given (``default-graph-uri`` or ``FROM``);
 - a blank node from SPARQL JSON can be named again in a query as ``<nodeID://b10001>``;
 - GROUP_CONCAT orders its items differently, and gives "" (not unbound) over no values.
 """
