@@ -12,6 +12,8 @@ import json
 import logging
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from pyoxigraph import (
     BaseDirection,
     BlankNode,
@@ -26,6 +28,7 @@ from pyoxigraph import (
 from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.engine import QueryJob, execute_query
+from sovkg.engine.serialize import within_row_limit
 from sovkg.http.accesslog import ACCESS_LOGGER, redact_query_string
 from sovkg.http.compress import GZIP_ABOVE
 from sovkg.http.stack import hardened
@@ -307,3 +310,58 @@ def test_the_etag_of_a_result_is_the_digest_the_worker_made(client) -> None:
     assert gz.headers["content-encoding"] == "gzip"
     assert gz.headers["etag"] == r.headers["etag"][:-1] + '-gzip"'
     assert gz.content == r.content  # decoded by the client
+
+
+_TRICKY_TEXT = st.text(alphabet=st.sampled_from(list('ab},{"\\\n\r\t<>/&;result')), max_size=12)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    values=st.lists(st.one_of(st.none(), _TRICKY_TEXT), min_size=0, max_size=12),
+    max_rows=st.integers(min_value=1, max_value=14),
+    fmt=st.sampled_from(RESULT_FORMATS),
+)
+def test_rows_counted_while_serializing_are_never_fewer_than_there_are(
+    values: list[str | None], max_rows: int, fmt: str
+) -> None:
+    """The native serialization is kept only when the rows counted in its bytes prove the
+    result within the limit; literals made of the marks themselves (``},{``, line breaks,
+    ``<result>``) and empty bindings can only make it count more. Whatever it decides, the
+    answer is the result cut at the limit, the same as the row-by-row path gives."""
+    s = Store()
+    p, unbound = NamedNode("http://example.org/p"), NamedNode("http://example.org/none")
+    for i, v in enumerate(values):
+        if v is not None:
+            s.add(Quad(NamedNode(f"http://example.org/s{i}"), p, Literal(v)))
+        else:  # a row whose only variable stays unbound: {} in JSON
+            s.add(Quad(NamedNode(f"http://example.org/s{i}"), unbound, unbound))
+    q = "SELECT ?o WHERE { ?s ?q ?x OPTIONAL { ?s <http://example.org/p> ?o } } ORDER BY ?s"
+    rows = len(values)
+    job = QueryJob(q, result_format=fmt, max_rows=max_rows)
+    kept = within_row_limit(s.query(q), job, max_rows)
+    if kept is not None:  # only when it truly fits, and then byte for byte the native answer
+        assert rows <= max_rows
+        assert kept.body == s.query(q).serialize(format=QueryResultsFormat.from_media_type(fmt))
+    out = execute_query(s, job)
+    assert out.truncated == (rows > max_rows)
+    assert len(_rows(out.body, fmt)) == min(rows, max_rows)
+
+
+def test_a_large_result_within_the_row_limit_is_evaluated_once() -> None:
+    """A result far larger in bytes than the row limit, but with fewer rows, is the native
+    serialization (counted as written), not evaluated again row by row."""
+    s = Store()
+    big = "x" * 5000
+    s.extend(
+        Quad(NamedNode(f"http://example.org/s{i}"), NamedNode("http://example.org/p"), Literal(big))
+        for i in range(50)
+    )
+    q = "SELECT ?s ?o WHERE { ?s ?p ?o }"
+    for fmt in RESULT_FORMATS:
+        job = QueryJob(q, result_format=fmt, max_rows=60)
+        kept = within_row_limit(s.query(q), job, 60)
+        assert kept is not None and len(kept.body) > 60 * 5000 // 2, fmt
+        assert kept.body == s.query(q).serialize(format=QueryResultsFormat.from_media_type(fmt))
+    triples = QueryJob("CONSTRUCT WHERE { ?s ?p ?o }", graph_format="application/n-triples")
+    kept = within_row_limit(s.query(triples.query), triples, 60)
+    assert kept is not None and kept.body.count(b"\n") == 50

@@ -165,53 +165,77 @@ def whole_output(result: Result, job: QueryJob) -> QueryOutput:
 
 
 class _Overflow(Exception):
-    """The serialized result grew past the size at which it might hold too many rows."""
+    """The serialized result might hold more rows than the limit."""
 
 
-class _Capped:
-    """A file-like sink for pyoxigraph's serializers that gives up past ``cap`` bytes."""
+#: how to count, in a serialized result, at least as many rows as it holds (never fewer): a
+#: byte sequence that occurs once per row or more (inside a literal too: more is safe), plus a
+#: constant. Rows and triples are written one per line in TSV, CSV and N-Triples/N-Quads
+#: (terms escape their line breaks; CSV's quoted breaks only add to the count), one
+#: ``<result>`` each in XML (text escapes ``<``), and with ``},{`` between two in JSON (an empty
+#: binding is ``{}`` too). Other syntaxes have no such mark: there every row takes a byte.
+_ROW_MARKS: dict[QueryResultsFormat | RdfFormat, tuple[bytes, int]] = {
+    QueryResultsFormat.JSON: (b"},{", 1),
+    QueryResultsFormat.XML: (b"<result>", 0),
+    QueryResultsFormat.TSV: (b"\n", 0),
+    QueryResultsFormat.CSV: (b"\n", 0),
+    RdfFormat.N_TRIPLES: (b"\n", 0),
+    RdfFormat.N_QUADS: (b"\n", 0),
+}
 
-    def __init__(self, cap: int) -> None:
-        self.cap = cap
-        self.size = 0
+
+class _Counting:
+    """A file-like sink for pyoxigraph's serializers that counts rows by :data:`_ROW_MARKS`
+    as the bytes come, and gives up once the count passes ``max_rows``."""
+
+    def __init__(self, fmt: QueryResultsFormat | RdfFormat, max_rows: int) -> None:
+        self.mark, self.rows = _ROW_MARKS.get(fmt, (b"", 0))
+        self.max_rows = max_rows
+        self.tail = b""  # the end of the last chunk: a mark may straddle two writes
         self.parts: list[bytes] = []
 
     def write(self, data: bytes) -> int:
-        self.size += len(data)
-        if self.size > self.cap:
+        chunk = bytes(data)
+        if not self.mark:
+            self.rows += len(chunk)
+        else:
+            joined = self.tail + chunk
+            # the tail is shorter than the mark, so no mark is counted twice
+            self.rows += joined.count(self.mark)
+            self.tail = joined[len(joined) - len(self.mark) + 1 :] if len(self.mark) > 1 else b""
+        if self.rows > self.max_rows:
             raise _Overflow
-        self.parts.append(bytes(data))
-        return len(data)
+        self.parts.append(chunk)
+        return len(chunk)
 
     def flush(self) -> None:
         """Nothing is buffered here."""
 
 
 def within_row_limit(result: Result, job: QueryJob, max_rows: int) -> QueryOutput | None:
-    """The result serialized by pyoxigraph itself, when its size proves it has at most
-    ``max_rows`` rows; None when it might have more (then the caller counts them with
-    :func:`limited_result`).
+    """The result serialized by pyoxigraph itself, when counting its rows as they are written
+    proves it has at most ``max_rows``; None when it might have more (then the caller counts
+    them with :func:`limited_result`).
 
-    Every row takes at least one byte in every syntax (two in SPARQL JSON results: ``{}``), so
-    a body of at most ``max_rows`` such bytes cannot hold more than ``max_rows`` rows. This
-    skips the row-by-row re-serialization in Python for every result that is small for the
-    limit, which is nearly all of them.
+    This skips the row-by-row re-serialization in Python for every result within the limit
+    (nearly all of them): in TSV, CSV, XML, JSON and N-Triples/N-Quads whatever their size, in
+    the other syntaxes while their bytes are no more than ``max_rows``.
     """
     if not isinstance(result, QuerySolutions | QueryTriples):
         return None
     media_type, kind = describe(result, job)
-    json_results = isinstance(result, QuerySolutions) and (
-        _results_format(job) == QueryResultsFormat.JSON
+    fmt: QueryResultsFormat | RdfFormat = (
+        _results_format(job) if isinstance(result, QuerySolutions) else _rdf_format(job)
     )
-    sink = cast(IO[bytes], _Capped(max_rows * (2 if json_results else 1)))
+    sink = _Counting(fmt, max_rows)
     try:
         if isinstance(result, QuerySolutions):
-            result.serialize(sink, format=_results_format(job))
+            result.serialize(cast(IO[bytes], sink), format=_results_format(job))
         else:
-            result.serialize(sink, format=_rdf_format(job))
+            result.serialize(cast(IO[bytes], sink), format=_rdf_format(job))
     except _Overflow:
         return None
-    return QueryOutput(b"".join(cast(_Capped, sink).parts), media_type, kind)
+    return QueryOutput(b"".join(sink.parts), media_type, kind)
 
 
 def write_result(
