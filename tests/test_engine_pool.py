@@ -18,6 +18,7 @@ from pathlib import Path
 
 import pytest
 from pyoxigraph import Literal, NamedNode, Quad, Store
+from sovkg.engine import pool as pool_module
 from sovkg.engine.jobs import QueryJob, UpdateJob
 from sovkg.engine.pool import WorkerPool
 from sovkg.errors import QueryTimeout, WorkerFailed, WorkersBusy
@@ -185,6 +186,31 @@ def test_a_worker_whose_private_memory_passes_the_budget_is_forked_anew(loop) ->
         loop.run_until_complete(until_recycled())
         assert pool.recycled >= 1
         assert first not in pool.pids() and wait_gone({first}, timeout=5) == set()
+        assert _count(loop.run_until_complete(pool.query(COUNT))) == 200
+    finally:
+        pool.close()
+
+
+@pytest.mark.parametrize("slow", [True, False])
+def test_a_slow_jobs_worker_is_looked_at_when_the_job_ends(loop, monkeypatch, slow: bool) -> None:
+    """A job that ran long may have made much of the store private: its worker is measured as
+    soon as it ends (the periodic look is switched off here), and recycled past the budget.
+    A quick job leaves its worker to the periodic look."""
+    monkeypatch.setattr(pool_module, "MEMORY_CHECK_SECONDS", 3600.0)
+    monkeypatch.setattr(pool_module, "SLOW_JOB_SECONDS", 0.0 if slow else 3600.0)
+    pool = WorkerPool(_store(), workers=1, timeout=5.0, recycle_bytes=1)
+    try:
+        (first,) = pool.pids()
+
+        async def query_then_wait() -> None:
+            await pool.query(COUNT)
+            deadline = time.monotonic() + (30 if slow else 1)
+            while not pool.recycled and time.monotonic() < deadline:
+                await asyncio.sleep(0.05)
+
+        loop.run_until_complete(query_then_wait())
+        assert pool.recycled == (1 if slow else 0)
+        assert (first in pool.pids()) is not slow
         assert _count(loop.run_until_complete(pool.query(COUNT))) == 200
     finally:
         pool.close()

@@ -59,6 +59,8 @@ _WHERE = re.compile(r"where", re.IGNORECASE)
 START_SECONDS = 60.0
 #: seconds between two looks at the workers' private memory
 MEMORY_CHECK_SECONDS = 2.0
+#: a job longer than this has its worker's private memory looked at as soon as it ends
+SLOW_JOB_SECONDS = 0.5
 #: a forked worker is recycled past this much private memory, at least
 MIN_RECYCLE_BYTES = 64 * 1024 * 1024
 #: all forked workers together may hold this share of the store privately before recycling
@@ -266,6 +268,7 @@ class WorkerPool:
         self._snapshots: Path | None = None
         self._snapshot: Path | None = None
         self._memory_task: asyncio.Task[None] | None = None
+        self._checks: set[asyncio.Task[None]] = set()  # memory looks after slow jobs
         if on_disk:
             self._snapshots = Path(tempfile.mkdtemp(prefix="sovkg-snapshots-"))
             self._publish()
@@ -480,7 +483,8 @@ class WorkerPool:
         self._next_job += 1
         job_id = self._next_job
         worker.reply = self._loop.create_future()
-        timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), worker.expire)
+        started = time.monotonic()
+        timer = self._loop.call_later(max(0.0, deadline - started), worker.expire)
         worker.jobs += 1
         try:
             worker.send((job_id, kind, payload))
@@ -504,6 +508,12 @@ class WorkerPool:
             raise
         timer.cancel()
         worker.reply = None
+        if time.monotonic() - started > SLOW_JOB_SECONDS and not keep:
+            # a long job may have read much of the store, whose pages it then holds privately
+            # (oxigraph's memory store writes to what it reads): look now, not at the next tick
+            check = self._loop.create_task(self._recycle_if_large(worker))
+            self._checks.add(check)
+            check.add_done_callback(self._checks.discard)
         if kind == "update":
             worker.retire = True  # its copy now holds a trial of the update
         if reply[1] == "error" and keep:  # it could not get ready for the next job
@@ -527,14 +537,22 @@ class WorkerPool:
         """Recycle forked workers whose private memory passed the budget (checked when idle)."""
         if self.on_disk or not self.recycle_bytes:
             return
-        budget = self.recycle_bytes
         while not self._closed:
             await asyncio.sleep(MEMORY_CHECK_SECONDS)
             for w in list(self._idle):
-                if private_bytes(w.pid) > budget:
-                    self._idle.remove(w)
-                    self.recycled += 1
-                    self._replace(w)
+                await self._recycle_if_large(w)
+
+    async def _recycle_if_large(self, worker: Worker) -> None:
+        """Fork an idle worker anew if its private memory passed the budget. The kernel walks
+        the whole mapping to answer (about 0.1 s at 10^7 quads), so the reading runs in a
+        thread, never on the event loop."""
+        if self.on_disk or not self.recycle_bytes or worker.dead:
+            return
+        size = await asyncio.to_thread(private_bytes, worker.pid)
+        if size > self.recycle_bytes and worker in self._idle:  # still idle: nobody waits
+            self._idle.remove(worker)
+            self.recycled += 1
+            self._replace(worker)
 
     # -- the Runner protocol -----------------------------------------------------------------
 
