@@ -7,12 +7,20 @@ import os
 import socket
 import subprocess
 import sys
-from dataclasses import fields
+from dataclasses import fields, replace
 from pathlib import Path
 
 import pytest
 from sovkg.cli.args import parser
-from sovkg.config import OPTIONS, Settings, SettingsError, cache_dir, option, overrides_from
+from sovkg.config import (
+    DEFAULT_SERVER_WORKERS,
+    OPTIONS,
+    Settings,
+    SettingsError,
+    cache_dir,
+    option,
+    overrides_from,
+)
 
 from tests.support.server import ROOT, LiveServer, run_sovkg
 
@@ -31,9 +39,30 @@ def test_every_field_has_one_option_and_every_variable_is_read() -> None:
 
 
 def test_flags_and_variables_default_alike() -> None:
-    # nothing given: the flags' defaults are the settings' defaults
-    assert _settings([]) == Settings()
+    # nothing given: the flags' defaults are the settings' defaults, with the server processes
+    # worked out for the machine (a Settings made in code serves in one process)
+    assert _settings([]) == replace(Settings(), workers=DEFAULT_SERVER_WORKERS)
     assert Settings().query_workers == 2  # the documented default of --query-workers
+    assert DEFAULT_SERVER_WORKERS == min(4, len(os.sched_getaffinity(0)))
+
+
+@pytest.mark.parametrize(
+    ("flags", "env", "workers"),
+    [
+        ([], {}, DEFAULT_SERVER_WORKERS),
+        (["--allow-updates"], {"SOVKG_TOKEN": "t"}, 1),
+        (["--store", "/tmp/sovkg-never-opened"], {}, 1),
+        (["--http", "h11"], {}, 1),
+        ([], {"SOVKG_WORKERS": "1"}, 1),
+        (["--workers", "3"], {"SOVKG_WORKERS": "1"}, 3),
+    ],
+)
+def test_the_default_number_of_server_processes(
+    flags: list[str], env: dict[str, str], workers: int
+) -> None:
+    """One per core (at most 4) unless updates, a RocksDB store or uvicorn need one; a flag or
+    variable always wins."""
+    assert _settings(flags, env).workers == workers
 
 
 @pytest.mark.parametrize(

@@ -31,6 +31,7 @@ import json
 import os
 import platform
 import re
+import shlex
 import shutil
 import signal
 import socket
@@ -47,6 +48,8 @@ import httpx
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parents[1]
 QUERIES = ROOT / "server" / "sovkg" / "queries"
+#: flags given to every ``sovkg serve`` besides the data, the port and --query-workers
+SERVER_ARGS: list[str] = []
 SCAN = "SELECT ?p (COUNT(*) AS ?n) WHERE { ?s ?p ?o } GROUP BY ?p"
 
 _ONE_COPY = r"""
@@ -143,6 +146,7 @@ def serve(data: Path, workers: int, query_timeout: float, start_timeout: float) 
     url = f"http://127.0.0.1:{port}"
     cmd = [sys.executable, "-m", "sovkg", "serve", "--data", str(data), "--no-validate"]
     cmd += ["--no-access-log", "--query-workers", str(workers), "--port", str(port)]
+    cmd += SERVER_ARGS
     cmd += ["--query-timeout", str(query_timeout)]
     started = time.perf_counter()
     proc = subprocess.Popen(
@@ -199,15 +203,19 @@ def report(results: list[dict], command: str, note: str) -> str:
         f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
         f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
         f"- command: `{command}`",
+        f"- each server: `sovkg serve --data FILE --no-validate --no-access-log --query-workers N "
+        f"{' '.join(SERVER_ARGS)}`".rstrip(" `")
+        + "`",
         *([f"- note: {note}"] if note else []),
         "",
         "Memory of the server's whole process tree, MiB: RSS summed (a page shared by N "
         "processes counts N times) / PSS summed (shared pages divided among their sharers). "
         "'one copy' is the RSS of a process that only loads the data in memory.",
         "",
-        "| quads | one copy | workers | ready s | at start RSS/PSS | after example queries | "
-        "after a full scan per worker | 5 s later | PSS / one copy (worst) |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "| quads | one copy | query workers | processes | ready s | at start RSS/PSS | "
+        "after example queries | after a full scan per worker | 5 s later | "
+        "PSS / one copy (at start) | (worst) |",
+        "|---|---|---|---|---|---|---|---|---|---|---|",
     ]
 
     def mem(m: dict) -> str:
@@ -219,11 +227,14 @@ def report(results: list[dict], command: str, note: str) -> str:
                 s[k]["pss_mib"]
                 for k in ("memory_ready", "memory_after_queries", "memory_after_scans")
             )
+            start = s["memory_ready"]["pss_mib"] / r["one_copy_mib"]
             lines.append(
                 f"| {r['quads']:,} | {r['one_copy_mib']:.0f} | {s['workers']} | "
+                f"{s['memory_ready'].get('processes', '?')} | "
                 f"{s['ready_s']:.0f} | {mem(s['memory_ready'])} | "
                 f"{mem(s['memory_after_queries'])} | {mem(s['memory_after_scans'])} | "
-                f"{mem(s['memory_after_recycling'])} | {worst / r['one_copy_mib']:.2f} |"
+                f"{mem(s['memory_after_recycling'])} | {start:.2f} | "
+                f"{worst / r['one_copy_mib']:.2f} |"
             )
     names = sorted({q for r in results for s in r["servers"] for q in s["queries"]})
     lines += [
@@ -265,7 +276,13 @@ def main() -> int:
     ap.add_argument("--start-timeout", type=float, default=1800)
     ap.add_argument("--note", default="", help="a remark for the report (e.g. machine load)")
     ap.add_argument("--output", type=Path, default=HERE / "SERVE.md")
+    ap.add_argument(
+        "--server-args",
+        default="",
+        help="more flags for every sovkg serve (default none: its own number of server processes)",
+    )
     args = ap.parse_args()
+    SERVER_ARGS[:] = shlex.split(args.server_args)
     work = Path(tempfile.mkdtemp(prefix="sovkg-scale-serve-"))
     results = []
     try:

@@ -16,6 +16,7 @@ from sovkg import __version__
 from sovkg.config import SETTINGS_ENV, Settings, settings_from_json
 from sovkg.dataset import open_store
 from sovkg.engine import Engine
+from sovkg.engine.bounds import watch_parent
 from sovkg.engine.build import build_backend, build_runner
 from sovkg.errors import BackendTimeout, BackendUnavailable, ClientError, SovkgError
 from sovkg.http.accesslog import configure_access_log
@@ -125,6 +126,9 @@ def app_from_env() -> FastAPI:
     Settings come from the parent through the environment; the data is this worker's own: the
     RocksDB store opened read-only, or the shipped files loaded into memory.
     """
+    # granian does not end its workers when its own process is killed (SIGKILL, OOM): this
+    # one goes then, and its query and SHACL workers with it (they watch it likewise)
+    watch_parent(os.getppid())
     settings = settings_from_json(os.environ[SETTINGS_ENV])
     store: Store | None
     if settings.backend:

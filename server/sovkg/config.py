@@ -38,6 +38,24 @@ class SettingsError(ClientError, ValueError):
 #: query worker processes by default: one per core this process may run on (measured fastest
 #: on 2 cores; more workers than cores add processes, not throughput; see benchmarks/RESULTS.md)
 DEFAULT_QUERY_WORKERS = max(1, len(os.sched_getaffinity(0)))
+#: server processes by default, when nothing asks for one: one per core, at most this many
+#: (measured on 2 cores, where 2 beat 1 on every query of benchmarks/RESULTS.md: one event
+#: loop is the limit of a cheap fresh query; more than 4 are unmeasured)
+MAX_AUTO_WORKERS = 4
+DEFAULT_SERVER_WORKERS = min(MAX_AUTO_WORKERS, max(1, len(os.sched_getaffinity(0))))
+
+
+def default_server_workers(values: Mapping[str, object]) -> int:
+    """``--workers`` when neither the flag nor ``SOVKG_WORKERS`` gives it: one server process
+    where several cannot be (updates need the one writer; a RocksDB store or uvicorn serve
+    one process best), otherwise :data:`DEFAULT_SERVER_WORKERS`."""
+    if values.get("allow_updates") or values.get("store_path") is not None:
+        return 1
+    if values.get("http", "granian") != "granian":
+        return 1
+    return DEFAULT_SERVER_WORKERS
+
+
 #: the SHACL engines, the default first (sovkg.validation runs them)
 SHACL_ENGINES = ("shacl", "pyshacl")
 
@@ -106,6 +124,8 @@ class Settings:
             if text is not None:
                 values[option.field] = option.from_text(text)
         values.update({k: v for k, v in (overrides or {}).items() if v is not None})
+        if "workers" not in values:
+            values["workers"] = default_server_workers(values)
         settings = cls(**values)  # type: ignore[arg-type]
         check(settings)
         return settings
@@ -139,6 +159,8 @@ class Option:
     check: Callable[[Any], bool] | None = None
     rule: str = ""
     scale: int = 1
+    #: the default as ``--help`` words it, when it is worked out rather than fixed
+    shown_default: str | None = None
 
     @property
     def name(self) -> str:
@@ -182,6 +204,8 @@ class Option:
 
     def default_text(self) -> str:
         """The default as a person writes it on the command line."""
+        if self.shown_default is not None:
+            return self.shown_default
         default = _DEFAULTS[self.field]
         if self.scale != 1 and isinstance(default, int):
             return f"{default / self.scale:g}"
@@ -262,10 +286,14 @@ OPTIONS: tuple[Option, ...] = (
         "--workers",
         "SOVKG_WORKERS",
         int,
-        "server worker processes",
+        "server worker processes, each with its own query workers, all sharing the data",
         metavar="N",
         check=_at_least(1),
         rule="at least 1",
+        shown_default=(
+            f"one per core, at most {MAX_AUTO_WORKERS} ({DEFAULT_SERVER_WORKERS} here); 1 with "
+            "--allow-updates, --store or --http h11/httptools"
+        ),
     ),
     Option(
         "validate_on_start",

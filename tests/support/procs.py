@@ -29,6 +29,18 @@ def children(pid: int) -> set[int]:
     return found
 
 
+def descendants(pid: int) -> set[int]:
+    """Every live process below ``pid``: children, their children, and so on."""
+    found: set[int] = set()
+    todo = [pid]
+    while todo:
+        for child in children(todo.pop()):
+            if child not in found:
+                found.add(child)
+                todo.append(child)
+    return found
+
+
 def query_workers(pid: int) -> set[int]:
     """The live child processes of ``pid`` that are not SHACL workers (those are started with
     the server too, and stay warm)."""
