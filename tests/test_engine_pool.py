@@ -235,3 +235,17 @@ def test_the_pool_follows_a_new_event_loop() -> None:
             loop.close()
     finally:
         pool.close()
+
+
+def test_the_recycling_budget_is_shared_by_every_server_process(monkeypatch) -> None:
+    """All query workers of all server processes together may hold RECYCLE_SHARE of the store
+    privately: a pool that knows of another server process gives each worker half as much."""
+    gib = 1024**3
+    monkeypatch.setattr(pool_module, "resident_bytes", lambda: 10 * gib)
+    budgets = {}
+    for sharers in (1, 2):
+        pool = WorkerPool(_store(), workers=2, timeout=5.0, sharers=sharers)
+        budgets[sharers] = pool.recycle_bytes
+        pool.close()
+    assert budgets[1] == int(10 * gib * pool_module.RECYCLE_SHARE / 2)
+    assert budgets[2] == int(10 * gib * pool_module.RECYCLE_SHARE / 4)

@@ -69,6 +69,7 @@ def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
             timeout=settings.query_timeout,
             memory_mib=memory_mib,
             on_disk=settings.store_path is not None,
+            sharers=settings.workers,
         )
     else:
         inner = IsolatedRunner(

@@ -63,8 +63,9 @@ MEMORY_CHECK_SECONDS = 2.0
 SLOW_JOB_SECONDS = 0.5
 #: a forked worker is recycled past this much private memory, at least
 MIN_RECYCLE_BYTES = 64 * 1024 * 1024
-#: all forked workers together may hold this share of the store privately before recycling
-RECYCLE_SHARE = 0.5
+#: all forked workers together (of every server process) may hold this share of the store
+#: privately before they are recycled
+RECYCLE_SHARE = 0.4
 #: snapshots kept on disk besides the current one (a worker may still have one open)
 _KEEP_SNAPSHOTS = 2
 
@@ -235,6 +236,7 @@ class WorkerPool:
         memory_mib: int | None = None,
         on_disk: bool = False,
         recycle_bytes: int | None = None,
+        sharers: int = 1,
     ) -> None:
         if workers < 1:
             raise ValueError("a process pool needs at least one worker")
@@ -246,7 +248,9 @@ class WorkerPool:
         if recycle_bytes is None and not on_disk:
             # this process's resident memory is mostly the store: the workers together may
             # make RECYCLE_SHARE of it private before they are forked anew
-            share = int(resident_bytes() * RECYCLE_SHARE / workers)
+            # (``sharers``: the server processes, each with a pool like this one, that share
+            # the same store)
+            share = int(resident_bytes() * RECYCLE_SHARE / (workers * max(1, sharers)))
             recycle_bytes = max(share, MIN_RECYCLE_BYTES)
         self.recycle_bytes = recycle_bytes
         self.version = 0
