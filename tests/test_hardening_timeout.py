@@ -30,6 +30,22 @@ def _runaway(url: str, out: dict) -> None:
     out.update(status=r.status_code, text=r.text, seconds=time.monotonic() - started)
 
 
+def _runaway_while_probing(url: str) -> tuple[dict, list[tuple[int, bool]]]:
+    """Send the runaway query and, until it is answered, a simple one every 0.1 s: the
+    runaway's outcome, and the simple queries' statuses and answers."""
+    out: dict = {}
+    runaway = threading.Thread(target=_runaway, args=(url, out))
+    runaway.start()
+    answers = []
+    with httpx.Client(timeout=30) as client:
+        while runaway.is_alive():
+            r = client.get(f"{url}/sparql", params={"query": SIMPLE})
+            answers.append((r.status_code, r.json()["boolean"]))
+            time.sleep(0.1)
+    runaway.join()
+    return out, answers
+
+
 def test_runaway_query_is_killed_while_other_queries_are_answered() -> None:
     # one server process: its query workers are its children
     server = LiveServer("--workers", "1", "--query-timeout", str(LIMIT), "--query-workers", "2")
@@ -37,16 +53,7 @@ def test_runaway_query_is_killed_while_other_queries_are_answered() -> None:
         server.wait_ready()
         workers = query_workers(server.proc.pid)
         assert len(workers) == 2
-        out: dict = {}
-        runaway = threading.Thread(target=_runaway, args=(server.url, out))
-        runaway.start()
-        answers = []
-        with httpx.Client(timeout=30) as client:
-            while runaway.is_alive():
-                r = client.get(f"{server.url}/sparql", params={"query": SIMPLE})
-                answers.append((r.status_code, r.json()["boolean"]))
-                time.sleep(0.1)
-        runaway.join()
+        out, answers = _runaway_while_probing(server.url)
 
         assert out["status"] == 503
         assert "limit of 2 s" in out["text"]
@@ -114,16 +121,7 @@ def test_a_runaway_is_stopped_behind_several_server_processes() -> None:
     server = LiveServer("--workers", "2", "--query-timeout", str(LIMIT))
     try:
         server.wait_ready()
-        out: dict = {}
-        runaway = threading.Thread(target=_runaway, args=(server.url, out))
-        runaway.start()
-        answers = []
-        with httpx.Client(timeout=30) as client:
-            while runaway.is_alive():
-                r = client.get(f"{server.url}/sparql", params={"query": SIMPLE})
-                answers.append((r.status_code, r.json()["boolean"]))
-                time.sleep(0.1)
-        runaway.join()
+        out, answers = _runaway_while_probing(server.url)
         assert out["status"] == 503 and "limit of 2 s" in out["text"]
         assert len(answers) >= 5 and set(answers) == {(200, True)}
         processes = {server.proc.pid} | descendants(server.proc.pid)

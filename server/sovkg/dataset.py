@@ -14,6 +14,7 @@ import hashlib
 import sys
 import time
 from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -58,6 +59,32 @@ def extra_sources(paths: Iterable[Path]) -> list[Source]:
     return [Source(Path(p), graph_iri("extra", Path(p))) for p in paths]
 
 
+@contextmanager
+def _reading(path: Path) -> Iterator[None]:
+    """Raise LoadError naming ``path`` for whatever reading it fails on (a missing file, the
+    input guard's refusal, the parser's line and column)."""
+    if not path.is_file():
+        raise LoadError(f"{path}: no such file")
+    try:
+        yield
+    except InputRefused as e:
+        raise LoadError(f"{path}: refused: {e}") from None
+    except SyntaxError as e:
+        raise LoadError(f"{path}: {syntax_message(e)}") from None
+    except (OSError, ValueError) as e:
+        raise LoadError(f"{path}: {e}") from None
+
+
+def _guarded_body(path: Path, fmt: RdfFormat) -> bytes | None:
+    """The bytes of an RDF/XML file, once the input guard let its entities through (they are
+    checked before they can be expanded); None for other syntaxes, read from the path."""
+    if fmt != RdfFormat.RDF_XML:
+        return None
+    body = path.read_bytes()
+    check_entities(body)
+    return body
+
+
 def read_quads(path: Path, graph: NamedNode | DefaultGraph | None = None) -> list[Quad]:
     """Parse one RDF file (syntax from its extension); default-graph triples go to ``graph``.
 
@@ -66,21 +93,13 @@ def read_quads(path: Path, graph: NamedNode | DefaultGraph | None = None) -> lis
     LoadError with the file, line and column on unreadable input.
     """
     fmt = rdf_format_for_path(path)
-    if not path.is_file():
-        raise LoadError(f"{path}: no such file")
-    try:
-        if fmt == RdfFormat.RDF_XML:  # entities are checked before they can be expanded
-            body = path.read_bytes()
-            check_entities(body)
-            quads = list(parse(body, format=fmt, base_iri=path.resolve().as_uri()))
+    base_iri = path.resolve().as_uri()
+    with _reading(path):
+        body = _guarded_body(path, fmt)
+        if body is not None:
+            quads = list(parse(body, format=fmt, base_iri=base_iri))
         else:
-            quads = list(parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri()))
-    except InputRefused as e:
-        raise LoadError(f"{path}: refused: {e}") from None
-    except SyntaxError as e:
-        raise LoadError(f"{path}: {syntax_message(e)}") from None
-    except (OSError, ValueError) as e:
-        raise LoadError(f"{path}: {e}") from None
+            quads = list(parse(path=str(path), format=fmt, base_iri=base_iri))
     if graph is None:
         return quads
     return [
@@ -131,23 +150,14 @@ def load_file(store: Store, path: Path, graph: NamedNode | DefaultGraph | None =
     go to ``graph``), parsed by the store itself: no Python object per quad, so loading a large
     file holds no more memory than the store it fills. Raises LoadError as ``read_quads``."""
     fmt = rdf_format_for_path(path)
-    if not path.is_file():
-        raise LoadError(f"{path}: no such file")
     to_graph = None if isinstance(graph, DefaultGraph) else graph
     base_iri = path.resolve().as_uri()
-    try:
-        if fmt == RdfFormat.RDF_XML:  # entities are checked before they can be expanded
-            body = path.read_bytes()
-            check_entities(body)
+    with _reading(path):
+        body = _guarded_body(path, fmt)
+        if body is not None:
             store.load(body, format=fmt, base_iri=base_iri, to_graph=to_graph)
         else:
             store.load(path=str(path), format=fmt, base_iri=base_iri, to_graph=to_graph)
-    except InputRefused as e:
-        raise LoadError(f"{path}: refused: {e}") from None
-    except SyntaxError as e:
-        raise LoadError(f"{path}: {syntax_message(e)}") from None
-    except (OSError, ValueError) as e:
-        raise LoadError(f"{path}: {e}") from None
 
 
 def load_sources(store: Store, sources: list[Source]) -> None:
