@@ -155,7 +155,18 @@ def _findings(report: rdflib.Graph) -> tuple[Finding, ...]:
                 component=_show(report, report.value(r, SH.sourceConstraintComponent)) or "",
             )
         )
-    out.sort(key=lambda f: (_SEVERITY_ORDER.get(f.severity, 9), f.focus, f.path or "", f.messages))
+    # every field in the key: engines list their results in different orders
+    out.sort(
+        key=lambda f: (
+            _SEVERITY_ORDER.get(f.severity, 9),
+            f.focus,
+            f.path or "",
+            f.messages,
+            f.value or "",
+            f.shape or "",
+            f.component or "",
+        )
+    )
     return tuple(out)
 
 

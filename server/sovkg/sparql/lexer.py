@@ -79,7 +79,8 @@ def tokens(text: str) -> Iterator[Token]:
 #: back to the tokens, so a match never disagrees with them). Possessive (``*+``): a text that
 #: does not match fails in linear time, never by backtracking
 _PLAIN_FORM = re.compile(
-    r"""(?:\s++|\#[^\n\r]*+|PREFIX\s*+(?:[^\W\d][\w\-.\u00b7]*+)?:|BASE|<[^<>"{}|^`\\\x00-\x20]*+>)*+"""
+    r"""(?:\s++|\#[^\n\r]*+|PREFIX\s++(?:[^\W\d][\w\-.\u00b7]*+)?:(?![\w\-.:%\u00b7])"""
+    r"""|BASE(?![\w\-.:%\u00b7])|<[^<>"{}|^`\\\x00-\x20]*+>)*+"""
     r"(SELECT|CONSTRUCT|DESCRIBE|ASK)(?![\w\-.:%\u00b7])",
     re.IGNORECASE,
 )
