@@ -142,10 +142,7 @@ def digest(body: bytes) -> str:
 
 def query_output(result: Result, job: QueryJob) -> QueryOutput:
     """The result in the job's format, cut at ``job.max_rows``."""
-    media_type, kind = describe(result, job)
-    if isinstance(result, QueryBoolean):
-        return QueryOutput(result.serialize(format=_results_format(job)) or b"", media_type, kind)
-    if job.max_rows is not None:
+    if job.max_rows is not None and not isinstance(result, QueryBoolean):
         return limited_result(result, job, job.max_rows)
     return whole_output(result, job)
 

@@ -160,7 +160,7 @@ def _endpoint(call: Call, path: str) -> str:
 _negotiate = lru_cache(maxsize=1024)(negotiate_query)
 
 
-async def _send(call: Call, send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
+async def _send(send: Send, status: int, headers: dict[str, str], body: bytes) -> None:
     """A whole response as one body with its length (what Starlette's ``Response`` sends,
     without building one)."""
     raw = [(k.lower().encode("latin-1"), v.encode("latin-1")) for k, v in headers.items()]
@@ -209,7 +209,7 @@ async def _query(call: Call, op: QueryOperation, endpoint: str, send: Send) -> R
     if len(out.body) > STREAM_ABOVE:  # a large result goes out in chunks as the client reads
         return StreamingResponse(_chunks(body), headers=headers)
     # one body with its length: the result is whole already (the worker built it)
-    await _send(call, send, 200, headers, body)
+    await _send(send, 200, headers, body)
     return None
 
 
