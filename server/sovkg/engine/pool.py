@@ -428,13 +428,15 @@ class WorkerPool:
         assert self._loop is not None
         waiter: asyncio.Future[Worker] = self._loop.create_future()
         self._waiters.append(waiter)
-        busy = WorkersBusy(
-            f"all {self.size} query workers stayed busy for {self.timeout:g} s; try again later"
-        )
 
         def give_up() -> None:
             if not waiter.done():
-                waiter.set_exception(busy)
+                waiter.set_exception(
+                    WorkersBusy(
+                        f"all {self.size} query workers stayed busy for {self.timeout:g} s; "
+                        "try again later"
+                    )
+                )
 
         timer = self._loop.call_later(max(0.0, deadline - time.monotonic()), give_up)
         try:

@@ -27,7 +27,6 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, cast
 
 from pyoxigraph import Store
@@ -46,7 +45,7 @@ NO_SNAPSHOT_EXIT = 3
 def _query(store: Store, job: QueryJob) -> QueryOutput:
     """A query's result, with the digest of its body (hashed here, not on the server's loop)."""
     out = execute_query(store, job)
-    return replace(out, digest=digest(out.body))
+    return QueryOutput(out.body, out.media_type, out.kind, out.truncated, digest(out.body))
 
 
 def _ping(store: Store, payload: object) -> None:
@@ -85,24 +84,33 @@ def write_frame(sock: socket.socket, message: object) -> None:
     sock.sendall(HEADER.pack(len(data)) + data)
 
 
-def _read_exactly(sock: socket.socket, n: int) -> bytes | None:
-    chunks, got = [], 0
-    while got < n:
-        chunk = sock.recv(min(n - got, 1 << 20))
-        if not chunk:
+class FrameReader:
+    """Reads framed messages from a blocking socket through a buffer: a frame that arrived
+    whole (the usual case) costs one ``recv``, and frames sent ahead cost none."""
+
+    def __init__(self, sock: socket.socket) -> None:
+        self.sock = sock
+        self._buf = bytearray()
+
+    def _fill(self, n: int) -> bool:
+        """At least ``n`` bytes buffered; False when the other side closed first."""
+        while len(self._buf) < n:
+            chunk = self.sock.recv(max(1 << 16, min(n - len(self._buf), 1 << 20)))
+            if not chunk:
+                return False
+            self._buf += chunk
+        return True
+
+    def read(self) -> object | None:
+        """The next message (blocking); None when the other side closed."""
+        if not self._fill(HEADER.size):
             return None
-        chunks.append(chunk)
-        got += len(chunk)
-    return b"".join(chunks)
-
-
-def read_frame(sock: socket.socket) -> object | None:
-    """Receive one framed message (blocking); None when the other side closed."""
-    head = _read_exactly(sock, HEADER.size)
-    if head is None:
-        return None
-    body = _read_exactly(sock, HEADER.unpack(head)[0])
-    return None if body is None else pickle.loads(body)
+        (n,) = HEADER.unpack_from(self._buf)
+        if not self._fill(HEADER.size + n):
+            return None
+        message = pickle.loads(memoryview(self._buf)[HEADER.size : HEADER.size + n])
+        del self._buf[: HEADER.size + n]
+        return message
 
 
 def _error(job_id: int, e: BaseException) -> tuple[Any, ...]:
@@ -113,8 +121,9 @@ def _error(job_id: int, e: BaseException) -> tuple[Any, ...]:
 def serve(sock: socket.socket, store: Store) -> None:
     """Answer jobs from ``sock`` until it closes."""
     write_frame(sock, (0, "ready", os.getpid()))
+    frames = FrameReader(sock)
     while True:
-        message = read_frame(sock)
+        message = frames.read()
         if message is None:
             return
         job_id, kind, payload = cast(tuple[int, str, Any], message)
