@@ -29,7 +29,6 @@ import atexit
 import builtins
 import contextlib
 import os
-import pickle
 import re
 import shutil
 import signal
@@ -48,7 +47,7 @@ from pyoxigraph import Store
 from sovkg.engine.bounds import MEMORY_ENV, StderrTail, death_error
 from sovkg.engine.execute import execute_update
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
-from sovkg.engine.worker import HEADER, serve_forked
+from sovkg.engine.worker import frame, pop_frame, serve_forked
 from sovkg.errors import QueryTimeout, WorkerFailed, WorkersBusy
 
 #: the module a spawned worker runs
@@ -121,14 +120,11 @@ class _Connection(asyncio.Protocol):
         self.transport = cast(asyncio.Transport, transport)  # uvloop's are not subclasses
 
     def data_received(self, data: bytes) -> None:
-        buf = self._buffer
-        buf += data
-        while len(buf) >= HEADER.size:
-            (n,) = HEADER.unpack_from(buf)
-            if len(buf) < HEADER.size + n:
+        self._buffer += data
+        while True:
+            whole, message = pop_frame(self._buffer)
+            if not whole:
                 return
-            message = pickle.loads(memoryview(buf)[HEADER.size : HEADER.size + n])
-            del buf[: HEADER.size + n]
             self.worker.received(message)
 
     def connection_lost(self, exc: Exception | None) -> None:
@@ -182,9 +178,8 @@ class Worker:
 
     def send(self, message: object) -> None:
         """Send a framed message."""
-        data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
         assert self.conn is not None and self.conn.transport is not None
-        self.conn.transport.write(HEADER.pack(len(data)) + data)
+        self.conn.transport.write(frame(message))
 
     def expire(self) -> None:
         """The job ran past its deadline: kill the worker (the supervisor's timer)."""

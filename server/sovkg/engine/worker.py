@@ -78,10 +78,33 @@ JOBS: dict[str, Callable[[Store, Any], object]] = {
 }
 
 
+def frame(message: object) -> bytes:
+    """One message as a frame: its pickle's length, then the pickle."""
+    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
+    return HEADER.pack(len(data)) + data
+
+
 def write_frame(sock: socket.socket, message: object) -> None:
     """Send one framed message (blocking)."""
-    data = pickle.dumps(message, protocol=pickle.HIGHEST_PROTOCOL)
-    sock.sendall(HEADER.pack(len(data)) + data)
+    sock.sendall(frame(message))
+
+
+#: what a blocking read asks for at a time (below malloc's mmap threshold)
+_RECV_BYTES = 1 << 16
+
+
+def pop_frame(buf: bytearray) -> tuple[bool, object]:
+    """Take the first whole frame off ``buf``: ``(True, message)``, or ``(False, None)`` while
+    ``buf`` holds no whole frame yet."""
+    if len(buf) < HEADER.size:
+        return False, None
+    (n,) = HEADER.unpack_from(buf)
+    end = HEADER.size + n
+    if len(buf) < end:
+        return False, None
+    message = pickle.loads(memoryview(buf)[HEADER.size : end])
+    del buf[:end]
+    return True, message
 
 
 class FrameReader:
@@ -92,25 +115,16 @@ class FrameReader:
         self.sock = sock
         self._buf = bytearray()
 
-    def _fill(self, n: int) -> bool:
-        """At least ``n`` bytes buffered; False when the other side closed first."""
-        while len(self._buf) < n:
-            chunk = self.sock.recv(max(1 << 16, min(n - len(self._buf), 1 << 20)))
-            if not chunk:
-                return False
-            self._buf += chunk
-        return True
-
     def read(self) -> object | None:
         """The next message (blocking); None when the other side closed."""
-        if not self._fill(HEADER.size):
-            return None
-        (n,) = HEADER.unpack_from(self._buf)
-        if not self._fill(HEADER.size + n):
-            return None
-        message = pickle.loads(memoryview(self._buf)[HEADER.size : HEADER.size + n])
-        del self._buf[: HEADER.size + n]
-        return message
+        while True:
+            whole, message = pop_frame(self._buf)
+            if whole:
+                return message
+            chunk = self.sock.recv(_RECV_BYTES)
+            if not chunk:
+                return None
+            self._buf += chunk
 
 
 def _error(job_id: int, e: BaseException) -> tuple[Any, ...]:
