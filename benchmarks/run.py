@@ -21,8 +21,10 @@ apart and never mixed into one figure:
 - **repeated**: every request is the same URL, as a popular question is (our response cache
   answers it; the peers recompute it).
 
-It prints req/s, p50/p99 latency and non-2xx counts, our ratios to the native server with
-their geometric means, and the load average of the machine around each mode.
+The first cell waits until every server's process tree is idle: a server answers before it
+has warmed up (its SHACL workers load pySHACL and the shapes), and no cell may share the cores
+with that. It prints req/s, p50/p99 latency and non-2xx counts, our ratios to the native
+server with their geometric means, and the load average of the machine around each mode.
 """
 
 from __future__ import annotations
@@ -126,6 +128,39 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and all its descendants (from ``/proc``)."""
+    children: dict[int, list[int]] = {}
+    for entry in os.listdir("/proc"):
+        if not entry.isdigit():
+            continue
+        try:
+            with open(f"/proc/{entry}/stat") as f:
+                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
+        except (OSError, ValueError, IndexError):  # gone meanwhile
+            continue
+        children.setdefault(ppid, []).append(int(entry))
+    tree, todo = [], [pid]
+    while todo:
+        p = todo.pop()
+        tree.append(p)
+        todo.extend(children.get(p, []))
+    return tree
+
+
+def cpu_seconds(pids: list[int]) -> float:
+    """CPU time the given processes used so far (those gone count 0)."""
+    ticks = 0
+    for pid in pids:
+        try:
+            with open(f"/proc/{pid}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        ticks += int(fields[11]) + int(fields[12])
+    return ticks / os.sysconf("SC_CLK_TCK")
+
+
 def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
     """Block until the URL answers 200, or fail if its server died."""
     deadline = time.monotonic() + timeout
@@ -226,6 +261,20 @@ class Servers:
         self.procs[name] = proc
         self.urls[name] = f"http://127.0.0.1:{port}{path}"
         wait_up(self.urls[name] + "?query=ASK%7B%7D", proc)
+
+    def wait_quiet(self, timeout: float = 180, busy: float = 0.05) -> float:
+        """Block until the servers' process trees are idle: under ``busy`` CPU seconds in one
+        second. A server answers before it has warmed up (its SHACL workers load pySHACL and the
+        shapes for a few seconds of CPU each, more with several server processes), and the first
+        cells must not share the cores with that. Returns the seconds waited."""
+        started = time.monotonic()
+        while time.monotonic() - started < timeout:
+            pids = [pid for p in self.procs.values() for pid in process_tree(p.pid)]
+            before = cpu_seconds(pids)
+            time.sleep(1.0)
+            if cpu_seconds(pids) - before < busy:
+                break
+        return time.monotonic() - started
 
     def check_alive(self) -> None:
         """Stop the run if a server died: its cells would measure nothing."""
@@ -349,6 +398,8 @@ def main() -> int:
     servers = Servers(
         shlex.split(args.default_args), shlex.split(args.tuned_args), not args.no_rdflib
     )
+    waited = servers.wait_quiet()
+    print(f"servers idle after {waited:.0f} s", flush=True)
     names = list(servers.urls)
     results: dict[tuple[str, str, str], dict] = {}
     load: dict[str, tuple[str, str]] = {}
