@@ -37,6 +37,7 @@ from typing import Any
 import uvloop
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procs import cpu_seconds
 from run import query_mix
 from sovkg.app import serving_app
 from sovkg.config import Settings
@@ -48,16 +49,6 @@ from sovkg.namespaces import PREFIXES
 
 CONCURRENCY = 16
 QUERY = query_mix()[0]
-
-
-def _children_cpu(pids: list[int]) -> float:
-    """CPU seconds the given processes used so far."""
-    total = 0
-    for pid in pids:
-        with open(f"/proc/{pid}/stat") as f:
-            fields = f.read().rsplit(")", 1)[1].split()
-        total += int(fields[11]) + int(fields[12])
-    return total / os.sysconf("SC_CLK_TCK")
 
 
 def _job(i: int, settings: Settings) -> QueryJob:
@@ -107,9 +98,9 @@ async def pool_step(n: int, settings: Settings) -> dict[str, float]:
             await pool.query(_job(i, settings))
 
         await one(-1)
-        before = _children_cpu(pool.pids())
+        before = cpu_seconds(pool.pids())
         wall, cpu = await _concurrently(n, one)
-        workers = _children_cpu(pool.pids()) - before
+        workers = cpu_seconds(pool.pids()) - before
     finally:
         pool.close()
     return {"jobs/s": n / wall, "server": cpu / n, "worker": workers / n}
@@ -173,9 +164,9 @@ async def app_step(n: int, mode: str, offset: int) -> dict[str, float]:
         assert status == [200], status
 
     await one(-1)
-    before = _children_cpu(pool.pids())
+    before = cpu_seconds(pool.pids())
     wall, cpu = await _concurrently(n, one)
-    workers = _children_cpu(pool.pids()) - before
+    workers = cpu_seconds(pool.pids()) - before
     await startup.put({"type": "lifespan.shutdown"})
     await lifespan
     return {"req/s": n / wall, "server": cpu / n, "worker": workers / n}

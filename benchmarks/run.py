@@ -37,7 +37,6 @@ import platform
 import re
 import shlex
 import shutil
-import socket
 import subprocess
 import sys
 import tempfile
@@ -47,6 +46,9 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from procs import cpu_seconds, free_port, tree
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -119,46 +121,6 @@ def query_mix() -> list[Query]:
         ),
         Query("DESCRIBE a team", f"DESCRIBE <{TEAM}>", TURTLE, "cheap"),
     ]
-
-
-def free_port() -> int:
-    """A loopback port nothing listens on now."""
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def process_tree(pid: int) -> list[int]:
-    """``pid`` and all its descendants (from ``/proc``)."""
-    children: dict[int, list[int]] = {}
-    for entry in os.listdir("/proc"):
-        if not entry.isdigit():
-            continue
-        try:
-            with open(f"/proc/{entry}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError, IndexError):  # gone meanwhile
-            continue
-        children.setdefault(ppid, []).append(int(entry))
-    tree, todo = [], [pid]
-    while todo:
-        p = todo.pop()
-        tree.append(p)
-        todo.extend(children.get(p, []))
-    return tree
-
-
-def cpu_seconds(pids: list[int]) -> float:
-    """CPU time the given processes used so far (those gone count 0)."""
-    ticks = 0
-    for pid in pids:
-        try:
-            with open(f"/proc/{pid}/stat") as f:
-                fields = f.read().rsplit(")", 1)[1].split()
-        except OSError:
-            continue
-        ticks += int(fields[11]) + int(fields[12])
-    return ticks / os.sysconf("SC_CLK_TCK")
 
 
 def wait_up(url: str, proc: subprocess.Popen, timeout: float = 120) -> None:
@@ -269,7 +231,7 @@ class Servers:
         cells must not share the cores with that. Returns the seconds waited."""
         started = time.monotonic()
         while time.monotonic() - started < timeout:
-            pids = [pid for p in self.procs.values() for pid in process_tree(p.pid)]
+            pids = [pid for p in self.procs.values() for pid in tree(p.pid)]
             before = cpu_seconds(pids)
             time.sleep(1.0)
             if cpu_seconds(pids) - before < busy:
