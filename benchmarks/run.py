@@ -348,7 +348,7 @@ def main() -> int:
     ap.add_argument("--threads", type=int, default=2, help="wrk threads (default 2)")
     ap.add_argument("--default-args", default="", help="flags of the default server (none)")
     ap.add_argument(
-        "--tuned-args", default="--workers 2", help="flags of the tuned server (--workers 2)"
+        "--tuned-args", default="--workers 1", help="flags of the tuned server (--workers 1)"
     )
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     ap.add_argument("--no-rdflib", action="store_true", help="leave rdflib-endpoint out")
