@@ -27,6 +27,7 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
+from dataclasses import replace
 from typing import Any, cast
 
 from pyoxigraph import Store
@@ -45,7 +46,7 @@ NO_SNAPSHOT_EXIT = 3
 def _query(store: Store, job: QueryJob) -> QueryOutput:
     """A query's result, with the digest of its body (hashed here, not on the server's loop)."""
     out = execute_query(store, job)
-    return QueryOutput(out.body, out.media_type, out.kind, out.truncated, digest(out.body))
+    return replace(out, digest=digest(out.body))
 
 
 def _ping(store: Store, payload: object) -> None:
