@@ -1,0 +1,223 @@
+"""How fast any Python front could be: bare ASGI apps beside ``sovkg serve`` and native Oxigraph.
+
+    python benchmarks/ceiling/run.py --duration 5 --output benchmarks/CEILING.md
+
+Every server answers the mix of ``benchmarks/run.py`` on the same export, on loopback, with
+``wrk -t2 -c16`` per cell, the servers one after the other for each query so that the noise of
+the machine hits them alike. The bare apps (``apps.py``) run under granian with 2 processes,
+as ``sovkg serve`` does by default, and do nothing but answer:
+
+- ``fixed``: a fixed body, the query not read (granian's own cost);
+- ``inproc``: the engine in a thread of the server process (no process that can be killed);
+- ``trip``: the engine in a forked worker process over a socketpair, raw bytes, no pickle: the
+  least a killable worker costs;
+- ``pool``: sovkg's own ``WorkerPool`` behind the same bare front;
+- ``cached``: a dict of answers (in fresh mode every request misses and runs on the loop).
+
+Fresh mode only by default (``--modes fresh repeated`` adds the same URL every time). Besides
+req/s it reads the CPU time of each server's whole process tree, per request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import platform
+import shlex
+import subprocess
+import sys
+import time
+import urllib.parse
+from pathlib import Path
+
+import httpx
+
+HERE = Path(__file__).resolve().parent
+sys.path.insert(0, str(HERE.parent))
+from procs import cpu_seconds, free_port, tree  # noqa: E402
+from run import BIN, MODES, ROOT, geomean, query_mix, ratio, versions, wait_up, wrk  # noqa: E402
+
+APPS = ("fixed", "inproc", "trip", "pool", "cached")
+
+
+class Fleet:
+    """The servers of one run, on one export."""
+
+    def __init__(self, export: Path, apps: list[str]) -> None:
+        self.procs: dict[str, subprocess.Popen] = {}
+        self.urls: dict[str, str] = {}
+        try:
+            self._start(
+                "oxigraph",
+                [str(BIN / "oxigraph"), "serve", "--union-default-graph"],
+                "/query",
+                bind=True,
+            )
+            r = httpx.post(
+                self.urls["oxigraph"].removesuffix("/query") + "/store",
+                content=export.read_bytes(),
+                headers={"Content-Type": "application/n-quads"},
+                timeout=60,
+            )
+            r.raise_for_status()
+            self._start(
+                "sovkg serve",
+                [sys.executable, "-m", "sovkg", "serve", "--no-access-log"],
+                "/sparql",
+            )
+            for app in apps:
+                cmd = [
+                    str(BIN / "granian"),
+                    "--interface",
+                    "asgi",
+                    "--host",
+                    "127.0.0.1",
+                    "--workers",
+                    "2",
+                    "--loop",
+                    "uvloop",
+                    "--no-ws",
+                    "--log-level",
+                    "warning",
+                    "--working-dir",
+                    str(HERE),
+                    "apps:app",
+                ]
+                env = {"CEILING_APP": app, "CEILING_DATA": str(export)}
+                self._start(f"bare {app}", cmd, "/sparql", env=env)
+        except BaseException:
+            self.stop()
+            raise
+
+    def _start(
+        self,
+        name: str,
+        cmd: list[str],
+        path: str,
+        bind: bool = False,
+        env: dict[str, str] | None = None,
+    ) -> None:
+        port = free_port()
+        args = ["--bind", f"127.0.0.1:{port}"] if bind else ["--port", str(port)]
+        proc = subprocess.Popen(
+            [*cmd, *args],
+            cwd=ROOT,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+            env={**os.environ, **(env or {})},
+        )
+        self.procs[name] = proc
+        self.urls[name] = f"http://127.0.0.1:{port}{path}"
+        wait_up(self.urls[name] + "?query=ASK%7B%7D", proc)
+
+    def wait_quiet(self, timeout: float = 180) -> None:
+        """Until the process trees are idle (sovkg's SHACL workers warm up after it answers)."""
+        end = time.monotonic() + timeout
+        while time.monotonic() < end:
+            pids = [pid for p in self.procs.values() for pid in tree(p.pid)]
+            before = cpu_seconds(pids)
+            time.sleep(1.0)
+            if cpu_seconds(pids) - before < 0.05:
+                return
+
+    def stop(self) -> None:
+        for p in self.procs.values():
+            try:
+                os.killpg(p.pid, 15)
+            except ProcessLookupError:
+                pass
+        for p in self.procs.values():
+            try:
+                p.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                os.killpg(p.pid, 9)
+                p.wait()
+
+
+def ratio_to_native(results: dict, mode: str, query: str, name: str) -> float:
+    """A server's req/s over the native server's, for one query and mode."""
+    return ratio(results[(mode, query, name)]["rps"], results[(mode, query, "oxigraph")]["rps"])
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--duration", type=int, default=5, help="seconds per cell (default 5)")
+    ap.add_argument("--modes", nargs="+", choices=MODES, default=["fresh"])
+    ap.add_argument("--apps", nargs="+", choices=APPS, default=list(APPS))
+    ap.add_argument("--output", type=Path, help="write the Markdown report here")
+    args = ap.parse_args()
+
+    export = Path(f"/tmp/sovkg-ceiling-{os.getpid()}.nq")
+    subprocess.run(
+        [sys.executable, "-m", "sovkg", "export", "--format", "nquads", "-o", str(export)],
+        check=True,
+        cwd=ROOT,
+    )
+    fleet = Fleet(export, args.apps)
+    results: dict[tuple[str, str, str], dict] = {}
+    mix = query_mix()
+    try:
+        fleet.wait_quiet()
+        for mode in args.modes:
+            for q in mix:
+                for name, proc in fleet.procs.items():
+                    url = fleet.urls[name] + "?query=" + urllib.parse.quote(q.text)
+                    pids = tree(proc.pid)
+                    before = cpu_seconds(pids)
+                    r = wrk(url, q.accept, mode == "fresh", 2, 16, args.duration)
+                    requests = r["rps"] * args.duration
+                    r["cpu_us"] = (cpu_seconds(pids) - before) / requests * 1e6 if requests else 0
+                    results[(mode, q.name, name)] = r
+                    print(
+                        f"{mode:8} {q.name:34} {name:14} {r['rps']:9.0f} req/s "
+                        f"{r['cpu_us']:6.0f} us/req non2xx {r['non2xx']}",
+                        flush=True,
+                    )
+    finally:
+        fleet.stop()
+        export.unlink(missing_ok=True)
+    names = list(fleet.procs)
+    lines = [
+        "# Ceiling: what any Python front could reach",
+        "",
+        f"- date: {time.strftime('%Y-%m-%d %H:%M UTC', time.gmtime())}",
+        f"- machine: {platform.machine()}, {os.cpu_count()} cores, {platform.platform()}",
+        "- versions: " + ", ".join(f"{k} {v}" for k, v in versions().items()),
+        f"- command: `{shlex.join(['python', 'benchmarks/ceiling/run.py', *sys.argv[1:]])}`",
+        "",
+    ]
+    for mode in args.modes:
+        lines += [
+            f"## {mode.capitalize()} queries: req/s (CPU µs per request, whole process "
+            "tree) and ratio to native",
+            "",
+            "| query | " + " | ".join(names) + " |",
+            "|---|" + "---|" * len(names),
+        ]
+        for q in mix:
+            native = results[(mode, q.name, "oxigraph")]["rps"]
+            cells = []
+            for n in names:
+                r = results[(mode, q.name, n)]
+                extra = "" if n == "oxigraph" else f", {ratio(r['rps'], native):.2f}x"
+                cells.append(f"{r['rps']:.0f} ({r['cpu_us']:.0f} µs{extra})")
+            lines.append(f"| {q.name} | " + " | ".join(cells) + " |")
+        means = [
+            geomean([ratio_to_native(results, mode, q.name, n) for q in mix]) for n in names[1:]
+        ]
+        lines += [
+            "",
+            "Geometric mean of the ratios: "
+            + ", ".join(f"{n} **{m:.2f}x**" for n, m in zip(names[1:], means, strict=True)),
+            "",
+        ]
+    report = "\n".join(lines)
+    print(report)
+    if args.output:
+        args.output.write_text(report + "\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
