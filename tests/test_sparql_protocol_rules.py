@@ -3,12 +3,15 @@
 from __future__ import annotations
 
 import pickle
+from collections.abc import Callable
+from urllib.parse import parse_qsl
 
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from pyoxigraph import NamedNode, Quad, Store
+from pyoxigraph import NamedNode, Quad, QueryBoolean, Store
 from sovkg.engine import QueryJob, UpdateJob, evaluate, execute_update
+from sovkg.engine.execute import mentioned_prefixes
 from sovkg.errors import ProtocolError, UsingConflictError
 from sovkg.namespaces import PREFIXES
 from sovkg.sparql.lexer import (
@@ -30,6 +33,7 @@ from sovkg.sparql.protocol import (
     parse_request,
 )
 from sovkg.sparql.service import endpoint_url
+from sovkg.sparql.urlencoded import parse_pairs
 
 FORM = "application/x-www-form-urlencoded"
 
@@ -239,6 +243,104 @@ def test_the_package_prefixes_travel_to_workers_by_name() -> None:
     own = QueryJob("SELECT * {}", prefixes={"ex": "http://example.org/"})
     assert pickle.loads(pickle.dumps(own)) == own
     assert pickle.loads(pickle.dumps(QueryJob("ASK {}"))) == QueryJob("ASK {}")
+
+
+_PREFIX_STORE = Store()
+_PREFIX_STORE.add(
+    Quad(
+        NamedNode("http://www.w3.org/2004/02/skos/core#a"),
+        NamedNode("http://www.w3.org/2000/01/rdf-schema#label"),
+        NamedNode("http://example.org/x"),
+    )
+)
+
+
+def _answer(query: str, prefixes: dict[str, str] | None) -> object:
+    """What pyoxigraph makes of a query with a default prefix table: its rows, or its error."""
+    try:
+        result = _PREFIX_STORE.query(query, prefixes=prefixes, use_default_graph_as_union=True)
+    except SyntaxError as e:
+        return ("SyntaxError", str(e))
+    if isinstance(result, QueryBoolean):
+        return bool(result)
+    return [tuple(str(t) for t in row) for row in result]
+
+
+_PREFIX_PARTS = st.sampled_from(
+    [
+        "SELECT * WHERE { ?s ?p ?o }",
+        "SELECT * WHERE { skos:a rdfs:label ?o }",
+        "ASK { skos:a ?p ex:x }",
+        "PREFIX skos: <http://other/> SELECT * WHERE { skos:a ?p ?o }",
+        "PREFIX ex: <http://example.org/> SELECT * WHERE { ?s ?p ex:x }",
+        "SELECT * WHERE { ?s ?p ?o FILTER(?o = owl:Thing) }",
+        "SELECT * WHERE { ?s ?p ?o } # skos: in a comment",
+        'SELECT ?x WHERE { BIND("rdfs:" AS ?x) }',
+        "SELECT * WHERE { <http://www.w3.org/2004/02/skos/core#a> ?p ?o }",
+        "SELECT * WHERE { sk\\u006Fs:a ?p ?o }",
+        "SELECT * WHERE { :a ?p ?o }",
+        "SELECT * WHERE { nope:a ?p ?o }",
+        "SELECT * WHERE { ?s ?p ?o",
+    ]
+)
+
+
+@given(_PREFIX_PARTS, st.sampled_from([PREFIXES, {"ex": "http://example.org/", "": "http://d/"}]))
+def test_only_the_mentioned_prefixes_are_handed_to_the_parser(
+    query: str, table: dict[str, str]
+) -> None:
+    """Leaving out the default prefixes a query never mentions gives the same rows, or the
+    same syntax error, as the whole table (``evaluate`` hands pyoxigraph only those)."""
+    assert _answer(query, mentioned_prefixes(table, query)) == _answer(query, table)
+
+
+def test_mentioned_prefixes() -> None:
+    assert mentioned_prefixes({}, "SELECT * {}") is None
+    assert mentioned_prefixes(PREFIXES, "SELECT * { ?s ?p ?o }") is None
+    assert mentioned_prefixes(PREFIXES, "SELECT * { ?s skos:prefLabel ?o }") == {
+        "skos": PREFIXES["skos"]
+    }
+    escaped = "SELECT * { ?s sk\\u006Fs:prefLabel ?o }"
+    assert mentioned_prefixes(PREFIXES, escaped) == PREFIXES  # expanded before parsing: all
+
+
+_URLENCODED = st.lists(
+    st.sampled_from(
+        [*"%&=+ aZ09fF\n\r\t#;?/", "%2", "%41", "%e9", "%C3%A9", "%zz", "%%", "%3D", "%26"]
+        + ["%2B", "é", "한", "%ED%95%9C", "%ff", "%80", "%C3", "\x00", "\ud7ff", "=3D", "=\n"]
+    ),
+    max_size=30,
+).map("".join)
+
+
+def _decoded(decode: Callable[[str], object], text: str) -> object:
+    try:
+        return decode(text)
+    except UnicodeDecodeError:
+        return "not UTF-8"
+
+
+@given(_URLENCODED)
+def test_urlencoded_pairs_agree_with_the_standard_library(text: str) -> None:
+    """The fast decoder gives what ``parse_qsl`` (blank values kept, strict UTF-8) gives, or
+    fails where it fails."""
+    reference = _decoded(
+        lambda t: parse_qsl(t, keep_blank_values=True, encoding="utf-8", errors="strict"), text
+    )
+    assert _decoded(parse_pairs, text) == reference
+
+
+def test_urlencoded_pairs_examples() -> None:
+    assert parse_pairs("query=SELECT%20*%20%7B%7D&x=a+b%2Bc&flag&&=v") == [
+        ("query", "SELECT * {}"),
+        ("x", "a b+c"),
+        ("flag", ""),
+        ("", "v"),
+    ]
+    assert parse_pairs("q=%3D%3d=%25") == [("q", "===%")]
+    assert parse_pairs("q=100%") == [("q", "100%")]  # a stray % stays
+    with pytest.raises(UnicodeDecodeError):
+        parse_pairs("q=%ff")
 
 
 def test_from_clause_wins_over_the_union_default_graph() -> None:

@@ -29,6 +29,24 @@ from sovkg.sparql.columns import star_order
 from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update, top_limit
 
 
+def mentioned_prefixes(table: dict[str, str], query: str) -> dict[str, str] | None:
+    """The entries of a default prefix table that ``query`` can use: those whose ``name:``
+    occurs in its text (None when none does).
+
+    pyoxigraph converts the whole table on every call, which costs more than parsing a short
+    query; most queries declare what they use. A prefixed name is written with its prefix as
+    it is, so a prefix whose ``name:`` is nowhere in the text cannot be used, and leaving it out
+    changes nothing. The exception is a ``\\u``/``\\U`` escape, which SPARQL expands before
+    parsing: then the whole table is given.
+    """
+    if not table:
+        return None
+    if "\\u" in query or "\\U" in query:
+        return table
+    used = {name: iri for name, iri in table.items() if name + ":" in query}
+    return used or None
+
+
 def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | QueryTriples:
     """Evaluate a query with the job's dataset; raises SyntaxError on a malformed query."""
     default_graph: list[NamedNode | BlankNode | DefaultGraph] | None = None
@@ -42,7 +60,7 @@ def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | Que
     return store.query(
         job.query,
         base_iri=job.base_iri,
-        prefixes=job.prefixes or None,
+        prefixes=mentioned_prefixes(job.prefixes, job.query),
         use_default_graph_as_union=union,
         default_graph=default_graph,
         named_graphs=named_graphs,

@@ -22,11 +22,20 @@ DEFAULT_CSP = "; ".join(
 
 def secured(headers: list[tuple[bytes, bytes]], csp: bytes) -> list[tuple[bytes, bytes]]:
     """``headers`` with nosniff, and ``csp`` when they describe HTML without a policy."""
-    names = {k.lower() for k, _ in headers}
-    if b"x-content-type-options" not in names:
+    nosniff = policy = False
+    ctype: bytes | None = None
+    for k, v in headers:  # one pass: this runs for every response
+        k = k.lower()
+        if k == b"x-content-type-options":
+            nosniff = True
+        elif k == b"content-type":
+            if ctype is None:  # the first one, as a client reads it
+                ctype = v
+        elif k == b"content-security-policy":
+            policy = True
+    if not nosniff:
         headers.append((b"x-content-type-options", b"nosniff"))
-    ctype = next((v for k, v in headers if k.lower() == b"content-type"), b"")
-    if b"html" in ctype.lower() and b"content-security-policy" not in names:
+    if ctype is not None and b"html" in ctype.lower() and not policy:
         headers.append((b"content-security-policy", csp))
     return headers
 

@@ -14,12 +14,12 @@ from __future__ import annotations
 import hmac
 from dataclasses import dataclass, field
 from typing import Literal
-from urllib.parse import parse_qsl
 
 from pyoxigraph import NamedNode
 
 from sovkg.errors import ProtocolError, UsingConflictError
 from sovkg.sparql.lexer import apply_using
+from sovkg.sparql.urlencoded import parse_pairs
 
 FORM = "application/x-www-form-urlencoded"
 SPARQL_QUERY = "application/sparql-query"
@@ -86,7 +86,7 @@ def parse_media_type(header: str | None) -> tuple[str, dict[str, str]]:
 
 def _pairs(text: str, where: str) -> list[tuple[str, str]]:
     try:
-        return parse_qsl(text, keep_blank_values=True, encoding="utf-8", errors="strict")
+        return parse_pairs(text)
     except UnicodeDecodeError:
         raise ProtocolError(400, f"the {where} is not percent-encoded UTF-8") from None
 
