@@ -57,8 +57,18 @@ def request_key(scope: Scope) -> tuple[bytes, ...]:
     )
 
 
+def _no_store(start: Message) -> bool:
+    """Whether a response start says ``Cache-Control: no-store``."""
+    for k, v in start.get("headers", ()):
+        if k.lower() == b"cache-control" and b"no-store" in v.lower():
+            return True
+    return False
+
+
 def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     """Weak comparison of If-None-Match against an ETag (RFC 9110 §13.1.2)."""
+    if not if_none_match:  # the usual request: no validator to compare
+        return False
     if if_none_match.strip() == b"*":
         return True
     bare = etag.removeprefix(b"W/")
@@ -149,11 +159,7 @@ class ResponseCache:
                 await send(message)
                 return
             if message["type"] == "http.response.start":
-                headers = message.get("headers", [])
-                no_store = any(
-                    k.lower() == b"cache-control" and b"no-store" in v.lower() for k, v in headers
-                )
-                if message["status"] != 200 or no_store or scope["method"] == "HEAD":
+                if message["status"] != 200 or _no_store(message) or scope["method"] == "HEAD":
                     passing = True
                     await send(message)
                     return

@@ -151,7 +151,11 @@ _FORWARDED = ("x-forwarded-proto", "x-forwarded-host", "x-forwarded-prefix")
 def _endpoint(call: Call, path: str) -> str:
     """The URL the client used for ``path`` (remembered per Host and forwarding headers)."""
     headers = call.headers
-    forwarded = tuple((h, headers[h]) for h in _FORWARDED if h in headers)
+    forwarded = (
+        ()
+        if headers.keys().isdisjoint(_FORWARDED)  # the usual case, checked in C
+        else tuple((h, headers[h]) for h in _FORWARDED if h in headers)
+    )
     scheme = call.scope.get("scheme", "http")
     return _endpoint_url(path, scheme, headers.get("host"), forwarded, call.state.settings.base_url)
 
