@@ -25,6 +25,7 @@ from sovkg.engine.serialize import (
     whole_output,
     within_row_limit,
 )
+from sovkg.namespaces import PREFIXES
 from sovkg.sparql.columns import star_order
 from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update, top_limit
 
@@ -43,8 +44,18 @@ def mentioned_prefixes(table: dict[str, str], query: str) -> dict[str, str] | No
         return None
     if "\\u" in query or "\\U" in query:
         return table
-    used = {name: iri for name, iri in table.items() if name + ":" in query}
+    needles = _PACKAGE_NEEDLES if table is PREFIXES else _needles(table)
+    used = {name: iri for needle, name, iri in needles if needle in query}
     return used or None
+
+
+def _needles(table: dict[str, str]) -> list[tuple[str, str, str]]:
+    """``(name + ":", name, iri)`` for each entry of a prefix table."""
+    return [(name + ":", name, iri) for name, iri in table.items()]
+
+
+#: the package's own table, the one every query job from the SPARQL routes carries
+_PACKAGE_NEEDLES = _needles(PREFIXES)
 
 
 def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | QueryTriples:

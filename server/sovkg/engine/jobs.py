@@ -95,6 +95,15 @@ class QueryOutput:
     #: worker processes do, so that the server's one event loop need not hash every result
     digest: str | None = None
 
+    def with_digest(self, digest: str) -> QueryOutput:
+        """The same output with its digest (what ``dataclasses.replace`` does, without its
+        per-call look at the fields: this runs for every query a worker answers)."""
+        return QueryOutput(**{**vars(self), "digest": digest})
+
+    def __reduce__(self) -> tuple[Callable[..., QueryOutput], tuple[object, ...]]:
+        # every result travels back from a worker: its fields as a tuple, not a state dict
+        return QueryOutput, tuple(vars(self).values())
+
 
 async def single(body: bytes) -> AsyncIterator[bytes]:
     """One chunk, as a stream."""

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Iterable
+from functools import lru_cache
 from itertools import islice
 from typing import IO, Any, cast
 
@@ -120,18 +121,28 @@ def limited_result(
     return limited_triples(result, job, max_rows)
 
 
-def _rdf_format(job: QueryJob) -> RdfFormat:
-    fmt = RdfFormat.from_media_type(job.graph_format)
+@lru_cache(maxsize=64)  # a handful of media types, looked up for every result
+def _rdf_format_of(media_type: str) -> RdfFormat:
+    fmt = RdfFormat.from_media_type(media_type)
     if fmt is None:
-        raise ValueError(f"no RDF syntax has the media type {job.graph_format!r}")
+        raise ValueError(f"no RDF syntax has the media type {media_type!r}")
     return fmt
+
+
+@lru_cache(maxsize=64)
+def _results_format_of(media_type: str) -> QueryResultsFormat:
+    fmt = QueryResultsFormat.from_media_type(media_type)
+    if fmt is None:
+        raise ValueError(f"no SPARQL results syntax has the media type {media_type!r}")
+    return fmt
+
+
+def _rdf_format(job: QueryJob) -> RdfFormat:
+    return _rdf_format_of(job.graph_format)
 
 
 def _results_format(job: QueryJob) -> QueryResultsFormat:
-    fmt = QueryResultsFormat.from_media_type(job.result_format)
-    if fmt is None:
-        raise ValueError(f"no SPARQL results syntax has the media type {job.result_format!r}")
-    return fmt
+    return _results_format_of(job.result_format)
 
 
 def digest(body: bytes) -> str:
@@ -226,10 +237,7 @@ def within_row_limit(result: Result, job: QueryJob, max_rows: int) -> QueryOutpu
     )
     sink = _Counting(fmt, max_rows)
     try:
-        if isinstance(result, QuerySolutions):
-            result.serialize(cast(IO[bytes], sink), format=_results_format(job))
-        else:
-            result.serialize(cast(IO[bytes], sink), format=_rdf_format(job))
+        result.serialize(cast(IO[bytes], sink), format=fmt)  # type: ignore[arg-type]
     except _Overflow:
         return None
     return QueryOutput(b"".join(sink.parts), media_type, kind)

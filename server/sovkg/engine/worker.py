@@ -27,7 +27,6 @@ import socket
 import struct
 import sys
 from collections.abc import Callable
-from dataclasses import replace
 from typing import Any, cast
 
 from pyoxigraph import Store
@@ -46,7 +45,7 @@ NO_SNAPSHOT_EXIT = 3
 def _query(store: Store, job: QueryJob) -> QueryOutput:
     """A query's result, with the digest of its body (hashed here, not on the server's loop)."""
     out = execute_query(store, job)
-    return replace(out, digest=digest(out.body))
+    return out.with_digest(digest(out.body))
 
 
 def _ping(store: Store, payload: object) -> None:
