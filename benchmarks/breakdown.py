@@ -106,10 +106,10 @@ async def pool_step(n: int, settings: Settings) -> dict[str, float]:
     return {"jobs/s": n / wall, "server": cpu / n, "worker": workers / n}
 
 
-async def app_step(n: int, mode: str, offset: int) -> dict[str, float]:
+async def app_step(n: int, mode: str, offset: int, access_log: bool = True) -> dict[str, float]:
     """The whole application in process; ``mode``: cached, instant (pool answered at once),
     fresh."""
-    app = serving_app(Settings(access_log=True, query_workers=1, workers=1))
+    app = serving_app(Settings(access_log=access_log, query_workers=1, workers=1))
     startup: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
     await startup.put({"type": "lifespan.startup"})
     started: list[dict[str, Any]] = []

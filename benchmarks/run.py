@@ -176,17 +176,25 @@ def wrk(url: str, accept: str, fresh: bool, threads: int, connections: int, dura
 class Servers:
     """Starts the servers on one export, and stops them."""
 
-    def __init__(self, default_args: list[str], tuned_args: list[str], peers: bool) -> None:
+    def __init__(
+        self,
+        default_args: list[str],
+        tuned_args: list[str],
+        peers: bool,
+        baseline: Path | None = None,
+    ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="sovkg-bench-"))
         self.procs: dict[str, subprocess.Popen] = {}
         self.urls: dict[str, str] = {}
         try:
-            self._start_all(default_args, tuned_args, peers)
+            self._start_all(default_args, tuned_args, peers, baseline)
         except BaseException:  # nothing started may outlive a failed start
             self.stop()
             raise
 
-    def _start_all(self, default_args: list[str], tuned_args: list[str], peers: bool) -> None:
+    def _start_all(
+        self, default_args: list[str], tuned_args: list[str], peers: bool, baseline: Path | None
+    ) -> None:
         nq, ttl = self.tmp / "dump.nq", self.tmp / "dump.ttl"
         for fmt, target in (("nquads", nq), ("turtle", ttl)):
             subprocess.run(
@@ -197,6 +205,9 @@ class Servers:
         sovkg = [sys.executable, "-m", "sovkg", "serve", "--no-access-log"]
         self._start("ours (default)", [*sovkg, *default_args], "/sparql", "--port")
         self._start("ours (tuned)", [*sovkg, *tuned_args], "/sparql", "--port")
+        if baseline is not None:  # the same defaults, from another checkout's server/ folder
+            env = {**os.environ, "PYTHONPATH": str(baseline / "server")}
+            self._start("ours (baseline)", [*sovkg, *default_args], "/sparql", "--port", env)
         ox = [str(BIN / "oxigraph"), "serve", "--union-default-graph"]
         self._start("oxigraph", ox, "/query", "--bind")
         if peers:
@@ -210,7 +221,14 @@ class Servers:
         )
         r.raise_for_status()
 
-    def _start(self, name: str, cmd: list[str], path: str, port_flag: str) -> None:
+    def _start(
+        self,
+        name: str,
+        cmd: list[str],
+        path: str,
+        port_flag: str,
+        env: dict[str, str] | None = None,
+    ) -> None:
         port = free_port()
         arg = f"127.0.0.1:{port}" if port_flag == "--bind" else str(port)
         proc = subprocess.Popen(
@@ -218,6 +236,7 @@ class Servers:
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
+            env=env,
             start_new_session=True,
         )
         self.procs[name] = proc
@@ -276,6 +295,16 @@ def versions() -> dict[str, str]:
     return out
 
 
+def baseline_label(root: Path | None) -> str:
+    """``sovkg serve`` with the default flags, from the commit checked out at ``root``."""
+    if root is None:
+        return ""
+    out = subprocess.run(
+        ["git", "-C", str(root), "rev-parse", "--short", "HEAD"], capture_output=True, text=True
+    )
+    return f"the default server from commit {out.stdout.strip() or root}"
+
+
 def geomean(values: list[float]) -> float:
     """Geometric mean of the positive, finite values (nan if none)."""
     values = [v for v in values if v > 0 and math.isfinite(v)]
@@ -299,6 +328,7 @@ def render(mix: list[Query], servers: list[str], results: dict, meta: dict) -> s
         f"- command: `{meta['command']}`",
         f"- ours (default): `sovkg serve {meta['default_args']}`",
         f"- ours (tuned): `sovkg serve {meta['tuned_args']}`",
+        *([f"- ours (baseline): {meta['baseline']}"] if meta.get("baseline") else []),
         "",
     ]
     for mode in meta["modes"]:
@@ -308,7 +338,7 @@ def render(mix: list[Query], servers: list[str], results: dict, meta: dict) -> s
             f"load average before/after: {meta['load'][mode][0]} / {meta['load'][mode][1]}",
             "",
             "| query | "
-            + " | ".join(f"{s} req/s (p50/p99 ms)" for s in servers)
+            + " | ".join(f"{s} req/s (p50/p99 ms, CPU µs/req)" for s in servers)
             + " | "
             + " | ".join(f"{s} / oxigraph" for s in ours)
             + " |",
@@ -320,7 +350,7 @@ def render(mix: list[Query], servers: list[str], results: dict, meta: dict) -> s
 
             def fmt(r: dict) -> str:
                 bad = f", {r['non2xx']} non-2xx" if r["non2xx"] else ""
-                return f"{r['rps']:.0f} ({r['p50']:.1f}/{r['p99']:.1f}{bad})"
+                return f"{r['rps']:.0f} ({r['p50']:.1f}/{r['p99']:.1f}, {r['cpu_us']:.0f}{bad})"
 
             native = results[(q.name, mode, "oxigraph")]["rps"]
             row = [ratio(results[(q.name, mode, s)]["rps"], native) for s in ours]
@@ -353,12 +383,21 @@ def main() -> int:
     ap.add_argument("--modes", nargs="+", choices=MODES, default=list(MODES))
     ap.add_argument("--no-rdflib", action="store_true", help="leave rdflib-endpoint out")
     ap.add_argument("--only", help="run only the queries whose name contains this")
+    ap.add_argument(
+        "--baseline",
+        type=Path,
+        help="also run a checkout of another commit (its root folder) with the default flags, "
+        "as 'ours (baseline)': a before/after comparison in one run",
+    )
     ap.add_argument("--output", type=Path, help="write the Markdown report here")
     args = ap.parse_args()
 
     mix = [q for q in query_mix() if not args.only or args.only in q.name]
     servers = Servers(
-        shlex.split(args.default_args), shlex.split(args.tuned_args), not args.no_rdflib
+        shlex.split(args.default_args),
+        shlex.split(args.tuned_args),
+        not args.no_rdflib,
+        args.baseline,
     )
     waited = servers.wait_quiet()
     print(f"servers idle after {waited:.0f} s", flush=True)
@@ -371,6 +410,8 @@ def main() -> int:
             for q in mix:
                 for name in names:
                     url = servers.urls[name] + "?query=" + urllib.parse.quote(q.text)
+                    pids = tree(servers.procs[name].pid)
+                    cpu_before = cpu_seconds(pids)
                     r = wrk(
                         url,
                         q.accept,
@@ -379,11 +420,16 @@ def main() -> int:
                         args.connections,
                         args.duration,
                     )
+                    # the CPU of the server's whole process tree (workers included)
+                    answered = r["rps"] * args.duration
+                    used = cpu_seconds(pids) - cpu_before
+                    r["cpu_us"] = used / answered * 1e6 if answered else float("nan")
                     results[(q.name, mode, name)] = r
                     servers.check_alive()
                     print(
                         f"{mode:8} {q.name:34} {name:16} {r['rps']:9.1f} req/s "
-                        f"p50 {r['p50']:7.2f} ms p99 {r['p99']:8.2f} ms non2xx {r['non2xx']}",
+                        f"p50 {r['p50']:7.2f} ms p99 {r['p99']:8.2f} ms non2xx {r['non2xx']} "
+                        f"CPU {r['cpu_us']:.0f} µs/req",
                         flush=True,
                     )
             load[mode] = (before, " ".join(f"{x:.1f}" for x in os.getloadavg()))
@@ -397,6 +443,7 @@ def main() -> int:
         "command": "python benchmarks/run.py " + shlex.join(sys.argv[1:]),
         "default_args": args.default_args,
         "tuned_args": args.tuned_args,
+        "baseline": baseline_label(args.baseline),
         "load": load,
     }
     modes_run = [m for m in MODES if m in args.modes]
