@@ -1,10 +1,14 @@
-"""What the benchmarks read about processes: a free loopback port, a process tree, and the CPU
-time its processes used (from ``/proc``)."""
+"""What the benchmarks do with processes: a free loopback port, a process tree, the CPU time
+its processes used (from ``/proc``), waiting until servers are idle, and stopping them."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
+import subprocess
+import time
+from collections.abc import Iterable
 
 
 def free_port() -> int:
@@ -45,3 +49,35 @@ def cpu_seconds(pids: list[int]) -> float:
             continue
         ticks += int(fields[11]) + int(fields[12])
     return ticks / os.sysconf("SC_CLK_TCK")
+
+
+def wait_idle(procs: Iterable[subprocess.Popen], timeout: float = 180, busy: float = 0.05) -> float:
+    """Block until the process trees of ``procs`` are idle: under ``busy`` CPU seconds in one
+    second. A server answers before it has warmed up (sovkg's SHACL workers load pySHACL and
+    the shapes for a few seconds of CPU each, more with several server processes), and no
+    measurement may share the cores with that. Returns the seconds waited."""
+    procs = list(procs)
+    started = time.monotonic()
+    while time.monotonic() - started < timeout:
+        pids = [pid for p in procs for pid in tree(p.pid)]
+        before = cpu_seconds(pids)
+        time.sleep(1.0)
+        if cpu_seconds(pids) - before < busy:
+            break
+    return time.monotonic() - started
+
+
+def stop_all(procs: Iterable[subprocess.Popen]) -> None:
+    """Terminate each process's session (a server and its children), killing what lingers."""
+    procs = list(procs)
+    for p in procs:
+        try:
+            os.killpg(p.pid, signal.SIGTERM)
+        except ProcessLookupError:
+            pass
+    for p in procs:
+        try:
+            p.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            os.killpg(p.pid, signal.SIGKILL)
+            p.wait()

@@ -48,7 +48,7 @@ from pathlib import Path
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from procs import cpu_seconds, free_port, tree
+from procs import cpu_seconds, free_port, stop_all, tree, wait_idle
 
 ROOT = Path(__file__).resolve().parent.parent
 BIN = Path(sys.executable).parent
@@ -243,19 +243,9 @@ class Servers:
         self.urls[name] = f"http://127.0.0.1:{port}{path}"
         wait_up(self.urls[name] + "?query=ASK%7B%7D", proc)
 
-    def wait_quiet(self, timeout: float = 180, busy: float = 0.05) -> float:
-        """Block until the servers' process trees are idle: under ``busy`` CPU seconds in one
-        second. A server answers before it has warmed up (its SHACL workers load pySHACL and the
-        shapes for a few seconds of CPU each, more with several server processes), and the first
-        cells must not share the cores with that. Returns the seconds waited."""
-        started = time.monotonic()
-        while time.monotonic() - started < timeout:
-            pids = [pid for p in self.procs.values() for pid in tree(p.pid)]
-            before = cpu_seconds(pids)
-            time.sleep(1.0)
-            if cpu_seconds(pids) - before < busy:
-                break
-        return time.monotonic() - started
+    def wait_quiet(self) -> float:
+        """Block until every server is idle (see ``procs.wait_idle``); the seconds waited."""
+        return wait_idle(self.procs.values())
 
     def check_alive(self) -> None:
         """Stop the run if a server died: its cells would measure nothing."""
@@ -265,17 +255,7 @@ class Servers:
 
     def stop(self) -> None:
         """Terminate every server (and its children) and remove the export."""
-        for p in self.procs.values():
-            try:
-                os.killpg(p.pid, 15)
-            except ProcessLookupError:
-                pass
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, 9)
-                p.wait()
+        stop_all(self.procs.values())
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 

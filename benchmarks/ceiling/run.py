@@ -34,7 +34,7 @@ import httpx
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE.parent))
-from procs import cpu_seconds, free_port, tree  # noqa: E402
+from procs import cpu_seconds, free_port, stop_all, tree, wait_idle  # noqa: E402
 from run import BIN, MODES, ROOT, geomean, query_mix, ratio, versions, wait_up, wrk  # noqa: E402
 
 APPS = ("fixed", "inproc", "trip", "pool", "cached")
@@ -111,28 +111,12 @@ class Fleet:
         self.urls[name] = f"http://127.0.0.1:{port}{path}"
         wait_up(self.urls[name] + "?query=ASK%7B%7D", proc)
 
-    def wait_quiet(self, timeout: float = 180) -> None:
+    def wait_quiet(self) -> None:
         """Until the process trees are idle (sovkg's SHACL workers warm up after it answers)."""
-        end = time.monotonic() + timeout
-        while time.monotonic() < end:
-            pids = [pid for p in self.procs.values() for pid in tree(p.pid)]
-            before = cpu_seconds(pids)
-            time.sleep(1.0)
-            if cpu_seconds(pids) - before < 0.05:
-                return
+        wait_idle(self.procs.values())
 
     def stop(self) -> None:
-        for p in self.procs.values():
-            try:
-                os.killpg(p.pid, 15)
-            except ProcessLookupError:
-                pass
-        for p in self.procs.values():
-            try:
-                p.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                os.killpg(p.pid, 9)
-                p.wait()
+        stop_all(self.procs.values())
 
 
 def ratio_to_native(results: dict, mode: str, query: str, name: str) -> float:
