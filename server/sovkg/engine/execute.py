@@ -37,8 +37,9 @@ def mentioned_prefixes(table: dict[str, str], query: str) -> dict[str, str] | No
     pyoxigraph converts the whole table on every call, which costs more than parsing a short
     query; most queries declare what they use. A prefixed name is written with its prefix as
     it is, so a prefix whose ``name:`` is nowhere in the text cannot be used, and leaving it out
-    changes nothing. The exception is a ``\\u``/``\\U`` escape, which SPARQL expands before
-    parsing: then the whole table is given.
+    changes nothing. A ``\\u``/``\\U`` escape could spell one: the SPARQL grammar expands
+    them before parsing (pyoxigraph 0.5 does not, outside strings), so then the whole table is
+    given all the same.
     """
     if not table:
         return None
