@@ -6,7 +6,6 @@ from __future__ import annotations
 import gzip
 import zlib
 from collections.abc import AsyncIterator
-from functools import lru_cache
 
 from sovkg.negotiation import parse_accept, quality
 
@@ -17,7 +16,6 @@ GZIP_ABOVE = 512
 LEVEL = 6
 
 
-@lru_cache(maxsize=1024)  # clients send few different headers
 def accepts_gzip(header: str | None) -> bool:
     """Whether Accept-Encoding allows gzip (q > 0), read with the same rules as Accept."""
     if not header:
