@@ -5,7 +5,8 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sovkg.http.cache import ResponseCache, etag_matches
+from sovkg.http.cache import Cache, etag_matches
+from sovkg.http.front import Front
 from starlette.applications import Starlette
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
@@ -57,10 +58,10 @@ class Backend:
 
 def _client(
     max_entry: int = 1 << 20, max_bytes: int = 1 << 24
-) -> tuple[Backend, ResponseCache, httpx.AsyncClient]:
+) -> tuple[Backend, Cache, httpx.AsyncClient]:
     backend = Backend()
-    cache = ResponseCache(backend.app, lambda: backend.generation, max_bytes, max_entry)
-    transport = httpx.ASGITransport(app=cache)
+    cache = Cache(lambda: backend.generation, max_bytes, max_entry)
+    transport = httpx.ASGITransport(app=Front(backend.app, cache=cache, access_log=False))
     return backend, cache, httpx.AsyncClient(transport=transport, base_url="http://test")
 
 

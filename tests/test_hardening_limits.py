@@ -31,9 +31,16 @@ from sovkg.engine import QueryJob, execute_query
 from sovkg.engine.serialize import within_row_limit
 from sovkg.http.accesslog import ACCESS_LOGGER, redact_query_string
 from sovkg.http.compress import GZIP_ABOVE
-from sovkg.http.stack import hardened
+from sovkg.http.front import Front
+from sovkg.http.limits import Limits
 
 from tests.support.asgi import InProcessClient
+
+
+def hardened(app, *, access_log: bool = True, **limits):
+    """``app`` behind the HTTP front, with these limits and no cache."""
+    return Front(app, limits=Limits(**limits), access_log=access_log)
+
 
 RESULT_FORMATS = [
     "application/sparql-results+json",

@@ -20,8 +20,9 @@ from sovkg.engine.bounds import watch_parent
 from sovkg.engine.build import build_backend, build_runner
 from sovkg.errors import BackendTimeout, BackendUnavailable, ClientError, SovkgError
 from sovkg.http.accesslog import configure_access_log
-from sovkg.http.cache import ResponseCache
-from sovkg.http.stack import layers
+from sovkg.http.cache import Cache
+from sovkg.http.front import Front
+from sovkg.http.limits import Limits
 from sovkg.routes import dumps, health, linkeddata, pages, reconcile, shacl, sparql, ui, void
 from sovkg.routes import store as graph_store
 
@@ -41,6 +42,18 @@ async def _plain_error(request: Request, exc: Exception) -> PlainTextResponse:
     return PlainTextResponse(f"{exc}\n", status_code=status)
 
 
+class Application(FastAPI):
+    """The framework's application inside the HTTP front (``sovkg.http.front``): every
+    request passes the front first, and the SPARQL endpoints are answered there, ahead of the
+    framework's own layers and router."""
+
+    #: the front's options (see ``Front``), set by :func:`create_app`
+    front: dict[str, Any]
+
+    def build_middleware_stack(self) -> Any:
+        return Front(super().build_middleware_stack(), **getattr(self, "front", {}))
+
+
 def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The application; loads the store from the settings unless one is given."""
     if store is None and settings.backend:  # no local data: a SPARQL store over HTTP
@@ -58,7 +71,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         shacl.stop_pool(app)
         engine.close()
 
-    app = FastAPI(
+    app = Application(
         title="Sovereign AI Knowledge Graph",
         version=__version__,
         lifespan=lifespan,
@@ -81,25 +94,18 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     for ld in (pages, linkeddata, dumps, void, shacl, reconcile):  # Linked Data publishing
         app.include_router(ld.router)
     ui.mount_static(app)
-    # the SPARQL endpoints ahead of the router (the innermost layer: the cache and the HTTP
-    # layers below apply to them as to every route)
-    app.add_middleware(sparql.Endpoints)
-    # repeated reads answered from memory; inside the hardening layers, so limits, safety
-    # headers and the access log still apply to every answer
-    if settings.cache_bytes > 0:
-        app.add_middleware(
-            ResponseCache, generation=lambda: engine.generation, max_bytes=settings.cache_bytes
-        )
-    # limits, safety headers, access log: the outermost layers (the last added is outermost)
-    for layer in reversed(
-        layers(
-            max_body=settings.max_body_bytes,
-            max_url=settings.max_url_bytes,
-            body_timeout=settings.body_timeout,
-            access_log=settings.access_log,
-        )
-    ):
-        app.add_middleware(layer.cls, *layer.args, **layer.kwargs)
+    app.front = {
+        "limits": Limits(settings.max_body_bytes, settings.max_url_bytes, settings.body_timeout),
+        "access_log": settings.access_log,
+        # repeated reads answered from memory, after the limits, with the safety headers and
+        # the access log as on every answer
+        "cache": (
+            Cache(lambda: engine.generation, max_bytes=settings.cache_bytes)
+            if settings.cache_bytes > 0
+            else None
+        ),
+        "direct": dict.fromkeys(sparql.ENDPOINTS, sparql.endpoint),
+    }
     return app
 
 

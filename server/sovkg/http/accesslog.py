@@ -18,7 +18,7 @@ import time
 from typing import TextIO
 from urllib.parse import parse_qsl, unquote_plus, urlencode
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Scope
 
 ACCESS_LOGGER = "sovkg.access"
 
@@ -71,41 +71,16 @@ def log_line(scope: Scope, status: int, size: int, started: float) -> str:
     )
 
 
-class AccessLog:
-    """Logs every HTTP request that passes through it (a failure that escapes is a 500)."""
+def record(scope: Scope, status: int, size: int, started: float) -> None:
+    """Log one request (its status, the bytes of its body, and when it started)."""
+    line = log_line(scope, status, size, started)
+    if _sink is not None:
+        _sink.put(line)  # the configured stderr writer, without a LogRecord per request
+    else:
+        _logger.info(line)
 
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-        self.log = logging.getLogger(ACCESS_LOGGER)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = time.perf_counter()
-        status = 0
-        size = 0
-
-        async def send_logged(message: Message) -> None:
-            nonlocal status, size
-            if message["type"] == "http.response.start":
-                status = message["status"]
-            elif message["type"] == "http.response.body":
-                size += len(message.get("body", b""))
-            await send(message)
-
-        try:
-            await self.app(scope, receive, send_logged)
-        except BaseException:
-            if not status:
-                status = 500
-            raise
-        finally:
-            line = log_line(scope, status, size, started)
-            if _sink is not None:
-                _sink.put(line)  # the configured stderr writer, without a LogRecord per request
-            else:
-                self.log.info(line)
+_logger = logging.getLogger(ACCESS_LOGGER)
 
 
 class BatchingHandler(logging.Handler):

@@ -1,4 +1,4 @@
-"""A response cache in front of the application, as plain ASGI middleware.
+"""The response cache, which the HTTP front (``sovkg.http.front``) asks before the application.
 
 The data changes rarely and the same questions come again and again, so a repeated read is
 answered from memory without entering the framework, the query engine or a serializer. Entries
@@ -15,7 +15,7 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Scope, Send
 
 #: request headers that select between representations, part of the key
 KEY_HEADERS = (
@@ -75,17 +75,15 @@ def etag_matches(if_none_match: bytes, etag: bytes) -> bool:
     return any(t.strip().removeprefix(b"W/") == bare for t in if_none_match.split(b","))
 
 
-class ResponseCache:
-    """ASGI middleware answering repeated GET/HEAD requests from a bounded LRU cache."""
+class Cache:
+    """A bounded LRU cache of whole responses to GET/HEAD requests."""
 
     def __init__(
         self,
-        app: ASGIApp,
         generation: Callable[[], int],
         max_bytes: int = 64 * 1024 * 1024,
         max_entry_bytes: int = 2 * 1024 * 1024,
     ) -> None:
-        self.app = app
         self.generation = generation
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
@@ -110,29 +108,27 @@ class ResponseCache:
             _, dropped = self._entries.popitem(last=False)
             self._size -= len(dropped.body)
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if (
-            scope["type"] != "http"
-            or scope["method"] not in ("GET", "HEAD")
-            or scope["path"] in _NOT_CACHED_PATHS
-        ):
-            await self.app(scope, receive, send)
-            return
+    def lookup(self, scope: Scope) -> tuple[tuple[bytes, ...], int, Entry | None] | None:
+        """For a request the cache may answer: its key, the data's generation, and the entry
+        stored for it if there is one (counted as a hit or a miss). None for any other
+        request (not a GET or HEAD, or a path never cached)."""
+        if scope["method"] not in ("GET", "HEAD") or scope["path"] in _NOT_CACHED_PATHS:
+            return None
         generation = self.generation()
         if generation != self._seen_generation:
             self.clear()
             self._seen_generation = generation
         key = request_key(scope)
         entry = self._entries.get(key)
-        if entry is not None:
-            self._entries.move_to_end(key)
-            self.hits += 1
-            await self._replay(scope, entry, send)
-            return
-        self.misses += 1
-        await self._fill(scope, receive, send, key, generation)
+        if entry is None:
+            self.misses += 1
+            return key, generation, None
+        self._entries.move_to_end(key)
+        self.hits += 1
+        return key, generation, entry
 
-    async def _replay(self, scope: Scope, entry: Entry, send: Send) -> None:
+    async def replay(self, scope: Scope, entry: Entry, send: Send) -> None:
+        """Answer from ``entry``: a 304 when the client's validator matches it."""
         if etag_matches(_header(scope, b"if-none-match"), entry.etag):
             headers = [(k, v) for k, v in entry.headers if k not in (b"content-length",)]
             await send({"type": "http.response.start", "status": 304, "headers": headers})
@@ -144,10 +140,9 @@ class ResponseCache:
         body = b"" if scope["method"] == "HEAD" else entry.body
         await send({"type": "http.response.body", "body": body})
 
-    async def _fill(
-        self, scope: Scope, receive: Receive, send: Send, key: tuple[bytes, ...], generation: int
-    ) -> None:
-        """Pass the request on; hold back a small 200 until complete, then store and send it."""
+    def filling(self, scope: Scope, key: tuple[bytes, ...], generation: int, send: Send) -> Send:
+        """The ``send`` to give the application for a request that missed: it holds back a
+        small 200 until it is complete, then stores it under ``key`` and sends it on."""
         start: Message | None = None
         chunks: list[bytes] = []
         size = 0
@@ -199,6 +194,6 @@ class ResponseCache:
                 entry = Entry(200, tuple(headers), full, etag)
                 if self.generation() == generation:  # no update slipped in meanwhile
                     self._store(key, entry)
-                await self._replay(scope, entry, send)
+                await self.replay(scope, entry, send)
 
-        await self.app(scope, receive, capture)
+        return capture

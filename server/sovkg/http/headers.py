@@ -3,8 +3,6 @@
 
 from __future__ import annotations
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
-
 #: a policy for HTML that loads nothing from elsewhere and runs no inline script
 DEFAULT_CSP = "; ".join(
     [
@@ -38,24 +36,3 @@ def secured(headers: list[tuple[bytes, bytes]], csp: bytes) -> list[tuple[bytes,
     if ctype is not None and b"html" in ctype.lower() and not policy:
         headers.append((b"content-security-policy", csp))
     return headers
-
-
-class SecurityHeaders:
-    """Adds the safety headers to every HTTP response."""
-
-    def __init__(self, app: ASGIApp, csp: str = DEFAULT_CSP) -> None:
-        self.app = app
-        self.csp = csp.encode("latin-1")
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-
-        async def send_secured(message: Message) -> None:
-            if message["type"] == "http.response.start":
-                headers = secured(list(message.get("headers", [])), self.csp)
-                message = {**message, "headers": headers}
-            await send(message)
-
-        await self.app(scope, receive, send_secured)

@@ -14,16 +14,26 @@ from __future__ import annotations
 
 import asyncio
 import zlib
+from dataclasses import dataclass
 
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 
 class _BodyTooLarge(Exception):
     pass
 
 
-class _Disconnected(Exception):
-    pass
+class ClientLeft(Exception):
+    """The client went away before its body arrived: there is nobody to answer."""
+
+
+class Refused(Exception):
+    """A request over the limits: the status and message it gets instead of an answer."""
+
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
 
 
 async def send_plain(send: Send, status: int, message: str) -> None:
@@ -102,77 +112,63 @@ def _decoded(scope: Scope, size: int) -> Scope:
     return {**scope, "headers": [*headers, (b"content-length", str(size).encode())]}
 
 
-class RequestLimits:
-    """Answers 414, 413, 400 or 408 instead of passing on a request over the limits; passes a
-    body it had to read (to count or time it) on to the application whole."""
+@dataclass(frozen=True)
+class Limits:
+    """The limits of a request, and the checks that apply them (``sovkg.http.front`` calls
+    them for every request: 414, 413, 400, 408 or 415 instead of an answer)."""
 
-    def __init__(
-        self,
-        app: ASGIApp,
-        *,
-        max_body: int = 8 * 1024 * 1024,
-        max_url: int = 8192,
-        body_timeout: float = 30.0,
-    ) -> None:
-        self.app = app
-        self.max_body = max_body
-        self.max_url = max_url
-        self.body_timeout = body_timeout
+    max_body: int = 8 * 1024 * 1024
+    max_url: int = 8192
+    body_timeout: float = 30.0
 
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
+    def refusal(self, scope: Scope) -> Refused | None:
+        """Why the request's URL or declared length already puts it over the limits (None:
+        it may go on)."""
         path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         if len(path) + len(scope.get("query_string", b"")) + 1 > self.max_url:
-            await send_plain(
-                send, 414, f"the URL is longer than this server's limit of {self.max_url} bytes"
+            return Refused(
+                414, f"the URL is longer than this server's limit of {self.max_url} bytes"
             )
-            return
         declared = content_length(scope)
         if declared == -1:
-            await send_plain(send, 400, "the Content-Length header is not a number")
-            return
+            return Refused(400, "the Content-Length header is not a number")
         if declared is not None and declared > self.max_body:
-            await send_plain(send, 413, self._too_large())
-            return
-        if (
+            return Refused(413, self._too_large())
+        return None
+
+    @staticmethod
+    def bodiless(scope: Scope) -> bool:
+        """A read without a body (RFC 9112 §6.3): nothing to limit or time; the application
+        reads the request as is (the common case, and the cached one, costs no extra task)."""
+        return (
             scope.get("method") in ("GET", "HEAD", "OPTIONS")
-            and declared is None
+            and content_length(scope) is None
             and not has_header(scope, b"transfer-encoding")
-        ):
-            # a read without a body (RFC 9112 §6.3): nothing to limit or time; the app reads
-            # the request as is (the common case, and the cached one, costs no extra task)
-            await self.app(scope, receive, send)
-            return
+        )
+
+    async def read(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
+        """Read the body within the limits: the scope and ``receive`` to pass on with it (the
+        body decompressed, when it came gzipped). Raises Refused over a limit, ClientLeft when
+        the client went away."""
         try:
             body = await asyncio.wait_for(self._read_body(receive), self.body_timeout)
         except _BodyTooLarge:
-            await send_plain(send, 413, self._too_large())
-            return
+            raise Refused(413, self._too_large()) from None
         except TimeoutError:
-            await send_plain(
-                send, 408, f"the request body did not arrive within {self.body_timeout:g} s"
-            )
-            return
-        except _Disconnected:
-            return
+            raise Refused(
+                408, f"the request body did not arrive within {self.body_timeout:g} s"
+            ) from None
         encoding = content_encoding(scope)
         if encoding == "gzip":
             try:
                 body = gunzip_limited(body, self.max_body)
             except _BodyTooLarge:
-                await send_plain(send, 413, self._too_large() + " once decompressed")
-                return
+                raise Refused(413, self._too_large() + " once decompressed") from None
             except ValueError as e:
-                await send_plain(send, 400, str(e))
-                return
+                raise Refused(400, str(e)) from None
             scope = _decoded(scope, len(body))
         elif encoding is not None:
-            await send_plain(
-                send, 415, f"Content-Encoding {encoding!r} is not supported; send gzip or none"
-            )
-            return
+            raise Refused(415, f"Content-Encoding {encoding!r} is not supported; send gzip or none")
 
         replayed = False
 
@@ -183,7 +179,7 @@ class RequestLimits:
                 return {"type": "http.request", "body": body, "more_body": False}
             return await receive()
 
-        await self.app(scope, replay, send)
+        return scope, replay
 
     async def _read_body(self, receive: Receive) -> bytes:
         chunks: list[bytes] = []
@@ -191,7 +187,7 @@ class RequestLimits:
         while True:
             message = await receive()
             if message["type"] == "http.disconnect":
-                raise _Disconnected
+                raise ClientLeft
             chunk = message.get("body", b"")
             size += len(chunk)
             if size > self.max_body:

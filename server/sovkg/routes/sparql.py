@@ -16,7 +16,7 @@ from typing import Any
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import PlainTextResponse, Response, StreamingResponse
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import Receive, Scope, Send
 
 from sovkg.engine import QueryJob, UpdateJob
 from sovkg.errors import ProtocolError, SovkgError
@@ -319,24 +319,11 @@ async def handle(call: Call, path: str, kind: EndpointKind, send: Send) -> Respo
     return await _query(call, op, endpoint, send)
 
 
-class Endpoints:
-    """The SPARQL endpoints as plain ASGI, ahead of the framework's router: a request to one of
-    ``ENDPOINTS`` goes straight to :func:`handle` (no route matching, no dependency solving, no
-    streaming task group, no Starlette ``Request`` or ``Response`` for a query's result); every
-    other request goes on to ``app``.
-
-    Installed as the innermost middleware (see ``sovkg.app``), so the HTTP layers around it
-    (access log, request limits, safety headers) and the response cache apply as to any route.
-    """
-
-    def __init__(self, app: ASGIApp) -> None:
-        self.app = app
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        kind = ENDPOINTS.get(scope["path"]) if scope["type"] == "http" else None
-        if kind is None:
-            await self.app(scope, receive, send)
-            return
-        response = await handle(Call.of(scope, receive), scope["path"], kind, send)
-        if response is not None:
-            await response(scope, receive, send)
+async def endpoint(scope: Scope, receive: Receive, send: Send) -> None:
+    """The SPARQL endpoints as plain ASGI, for the HTTP front to call ahead of the framework's
+    router for a path of ``ENDPOINTS`` (no route matching, no dependency solving, no streaming
+    task group, no Starlette ``Request`` or ``Response`` for a query's result)."""
+    path = scope["path"]
+    response = await handle(Call.of(scope, receive), path, ENDPOINTS[path], send)
+    if response is not None:
+        await response(scope, receive, send)
