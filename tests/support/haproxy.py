@@ -86,11 +86,21 @@ class HAProxy:
             stderr=subprocess.STDOUT,
             start_new_session=True,
         )
+        # the socket's file appears when HAProxy binds it, a moment before it listens: wait
+        # until the socket answers (on a loaded machine that moment was long enough to refuse)
         deadline = time.monotonic() + 30
-        while not self.socket.exists():
+        while not self._answers():
             if self.proc.poll() is not None or time.monotonic() > deadline:
                 raise RuntimeError(f"haproxy did not start: {self.read_log()}")
             time.sleep(0.05)
+
+    def _answers(self) -> bool:
+        """Whether the admin socket takes a command yet."""
+        try:
+            rolling_release.admin(str(self.socket), "show info")
+        except (FileNotFoundError, ConnectionRefusedError):
+            return False
+        return True
 
     def read_log(self) -> str:
         """What HAProxy wrote so far."""
