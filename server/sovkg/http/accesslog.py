@@ -71,6 +71,9 @@ def log_line(scope: Scope, status: int, size: int, started: float) -> str:
     )
 
 
+_logger = logging.getLogger(ACCESS_LOGGER)
+
+
 def record(scope: Scope, status: int, size: int, started: float) -> None:
     """Log one request (its status, the bytes of its body, and when it started)."""
     line = log_line(scope, status, size, started)
@@ -78,9 +81,6 @@ def record(scope: Scope, status: int, size: int, started: float) -> None:
         _sink.put(line)  # the configured stderr writer, without a LogRecord per request
     else:
         _logger.info(line)
-
-
-_logger = logging.getLogger(ACCESS_LOGGER)
 
 
 class BatchingHandler(logging.Handler):

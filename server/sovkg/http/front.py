@@ -92,26 +92,22 @@ class Front:
 
     async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
         limits = self.limits
-        refused = limits.refusal(scope)
-        if refused is not None:
-            await send_plain(send, refused.status, refused.message)
-            return
-        if not limits.bodiless(scope):
-            try:
+        try:
+            if limits.check(scope):
                 scope, receive = await limits.read(scope, receive)
-            except Refused as e:
-                await send_plain(send, e.status, e.message)
-                return
-            except ClientLeft:
-                return
+        except Refused as e:
+            await send_plain(send, e.status, e.message)
+            return
+        except ClientLeft:
+            return
         handler = self.direct.get(scope["path"], self.app)
-        found = self.cache.lookup(scope) if self.cache is not None else None
-        if found is None:
+        cache = self.cache
+        found = cache.lookup(scope) if cache is not None else None
+        if cache is None or found is None:
             await handler(scope, receive, send)
             return
         key, generation, entry = found
-        assert self.cache is not None
         if entry is not None:
-            await self.cache.replay(scope, entry, send)
+            await cache.replay(scope, entry, send)
             return
-        await handler(scope, receive, self.cache.filling(scope, key, generation, send))
+        await handler(scope, receive, cache.filling(scope, key, generation, send))

@@ -121,28 +121,25 @@ class Limits:
     max_url: int = 8192
     body_timeout: float = 30.0
 
-    def refusal(self, scope: Scope) -> Refused | None:
-        """Why the request's URL or declared length already puts it over the limits (None:
-        it may go on)."""
+    def check(self, scope: Scope) -> bool:
+        """Whether the request has a body to read (and limit, and time) before it goes on.
+        Raises Refused when its URL or declared length already puts it over the limits.
+
+        A read without a body (RFC 9112 §6.3) has nothing to limit or time: the application
+        reads the request as is (the common case, and the cached one, costs no extra task)."""
         path = scope.get("raw_path") or scope["path"].encode("utf-8", "surrogateescape")
         if len(path) + len(scope.get("query_string", b"")) + 1 > self.max_url:
-            return Refused(
+            raise Refused(
                 414, f"the URL is longer than this server's limit of {self.max_url} bytes"
             )
         declared = content_length(scope)
         if declared == -1:
-            return Refused(400, "the Content-Length header is not a number")
+            raise Refused(400, "the Content-Length header is not a number")
         if declared is not None and declared > self.max_body:
-            return Refused(413, self._too_large())
-        return None
-
-    @staticmethod
-    def bodiless(scope: Scope) -> bool:
-        """A read without a body (RFC 9112 §6.3): nothing to limit or time; the application
-        reads the request as is (the common case, and the cached one, costs no extra task)."""
-        return (
+            raise Refused(413, self._too_large())
+        return not (
             scope.get("method") in ("GET", "HEAD", "OPTIONS")
-            and content_length(scope) is None
+            and declared is None
             and not has_header(scope, b"transfer-encoding")
         )
 
