@@ -61,7 +61,9 @@ def _inner(kind: str, mode: str, n: int) -> None:
         job = QueryJob(
             f"{text}\n# {i}", "http://127.0.0.1/sparql", prefixes=PREFIXES, max_rows=100_000
         )
-        _, message = worker.pop_frame(bytearray(worker.frame((i, "query", job))))
+        # a job travels as ``QueryJob.wire`` since 2026-12-02 (a baseline may predate it)
+        sent = job.wire() if hasattr(job, "wire") else job
+        _, message = worker.pop_frame(bytearray(worker.frame((i, "query", sent))))
         job_id, kind_, payload = message  # type: ignore[misc]
         worker.frame((job_id, "ok", worker.JOBS[kind_](store, payload)))
 

@@ -70,13 +70,43 @@ def run(coro):
 
 
 def test_repeated_get_is_answered_from_memory() -> None:
+    """The first answer goes out as it is, the second is stored, the third is a hit."""
+
     async def go():
         backend, cache, client = _client()
         first = await client.get("/q?query=a")
+        assert "etag" not in first.headers  # not held back to be hashed: not stored
         second = await client.get("/q?query=a")
-        assert first.text == second.text == "query=a|*/*|0"
-        assert backend.calls == 1 and cache.hits == 1
-        assert first.headers["etag"] == second.headers["etag"]
+        third = await client.get("/q?query=a")
+        assert first.text == second.text == third.text == "query=a|*/*|0"
+        assert backend.calls == 2 and cache.hits == 1 and cache.misses == 2
+        assert second.headers["etag"] == third.headers["etag"]
+
+    run(go())
+
+
+def test_one_off_requests_do_not_push_out_repeated_ones() -> None:
+    """A flood of questions asked once stores nothing, so the entry asked again stays; the
+    first sightings remembered are bounded, oldest forgotten first."""
+
+    async def go():
+        backend = Backend()
+        cache = Cache(lambda: backend.generation, max_bytes=200, max_seen=50)
+        front = Front(backend.app, cache=cache, access_log=False)
+        transport = httpx.ASGITransport(app=front)
+        async with httpx.AsyncClient(transport=transport, base_url="http://test") as client:
+            for _ in range(2):
+                await client.get("/q?query=popular")
+            for i in range(500):
+                await client.get(f"/q?query=once-{i}")
+            assert len(cache._entries) == 1 and cache._size < 200
+            assert len(cache._seen) == 50
+            calls = backend.calls
+            await client.get("/q?query=popular")
+            assert backend.calls == calls and cache.hits == 1
+            await client.get("/q?query=once-0")  # forgotten: a first sighting again
+            await client.get("/q?query=once-499")  # remembered: stored now
+            assert len(cache._entries) == 2
 
     run(go())
 
@@ -84,11 +114,15 @@ def test_repeated_get_is_answered_from_memory() -> None:
 def test_negotiation_headers_and_query_are_part_of_the_key() -> None:
     async def go():
         backend, _, client = _client()
+        for _ in range(2):  # every one stored
+            for accept, query in (("text/csv", "a"), ("application/json", "a"), ("text/csv", "b")):
+                await client.get(f"/q?query={query}", headers={"Accept": accept})
+        backend.calls = 0
         a = await client.get("/q?query=a", headers={"Accept": "text/csv"})
         b = await client.get("/q?query=a", headers={"Accept": "application/json"})
         c = await client.get("/q?query=b", headers={"Accept": "text/csv"})
-        assert len({a.text, b.text, c.text}) == 3
-        assert backend.calls == 3
+        assert len({a.text, b.text, c.text}) == 3  # each from its own entry
+        assert backend.calls == 0
 
     run(go())
 
@@ -96,6 +130,7 @@ def test_negotiation_headers_and_query_are_part_of_the_key() -> None:
 def test_if_none_match_gets_304() -> None:
     async def go():
         _, _, client = _client()
+        await client.get("/q?query=a")
         first = await client.get("/q?query=a")
         again = await client.get("/q?query=a", headers={"If-None-Match": first.headers["etag"]})
         assert again.status_code == 304 and again.content == b""
@@ -109,9 +144,10 @@ def test_new_generation_empties_the_cache() -> None:
     async def go():
         backend, _, client = _client()
         await client.get("/q?query=a")
+        await client.get("/q?query=a")  # stored
         backend.generation = 1
         after = await client.get("/q?query=a")
-        assert after.text.endswith("|1") and backend.calls == 2
+        assert after.text.endswith("|1") and backend.calls == 3
 
     run(go())
 
@@ -122,9 +158,10 @@ def test_errors_no_store_and_large_bodies_are_not_cached() -> None:
         for path in ("/missing", "/private", "/big"):
             r1 = await client.get(path)
             r2 = await client.get(path)
-            assert r1.content == r2.content
+            r3 = await client.get(path)
+            assert r1.content == r2.content == r3.content
         assert (await client.get("/big")).content == b"x" * 4000
-        assert backend.calls == 7
+        assert backend.calls == 10
 
     run(go())
 
@@ -133,8 +170,9 @@ def test_head_uses_the_get_entry_without_body() -> None:
     async def go():
         backend, _, client = _client()
         await client.get("/q?query=a")
+        await client.get("/q?query=a")
         head = await client.head("/q?query=a")
-        assert head.status_code == 200 and head.content == b"" and backend.calls == 1
+        assert head.status_code == 200 and head.content == b"" and backend.calls == 2
 
     run(go())
 
@@ -142,6 +180,8 @@ def test_head_uses_the_get_entry_without_body() -> None:
 def test_the_apps_own_etag_is_kept() -> None:
     async def go():
         _, _, client = _client()
+        first = await client.get("/tagged")  # a first answer keeps the ETag it brings
+        assert first.headers["etag"] == '"app-tag"'
         await client.get("/tagged")
         r = await client.get("/tagged", headers={"If-None-Match": '"app-tag"'})
         assert r.status_code == 304
@@ -154,9 +194,10 @@ def test_total_size_is_bounded() -> None:
         backend, cache, client = _client(max_bytes=30)
         for i in range(10):
             await client.get(f"/q?query={i}")
+            await client.get(f"/q?query={i}")
         assert cache._size <= 30
         await client.get("/q?query=0")  # evicted long ago
-        assert backend.calls == 11
+        assert backend.calls == 21
 
     run(go())
 

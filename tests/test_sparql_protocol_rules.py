@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 from pyoxigraph import NamedNode, Quad, QueryBoolean, Store
 from sovkg.engine import QueryJob, UpdateJob, evaluate, execute_update
 from sovkg.engine.execute import mentioned_prefixes
+from sovkg.engine.jobs import QueryOutput
 from sovkg.errors import ProtocolError, UsingConflictError
 from sovkg.namespaces import PREFIXES
 from sovkg.sparql.lexer import (
@@ -234,15 +235,31 @@ def test_top_limit_reads_only_the_outermost_query() -> None:
 
 
 def test_the_package_prefixes_travel_to_workers_by_name() -> None:
-    """A query job carries the package's prefix table by name, not its twenty entries; any
-    other table travels whole; both come back equal."""
+    """A query job travels as a tuple of plain values (``QueryJob.wire``) that carries the
+    package's prefix table by name, not its twenty entries; any other table travels whole;
+    both come back equal, and the pickle names no class."""
     job = QueryJob("SELECT * {}", prefixes=PREFIXES, max_rows=5)
-    sent = pickle.dumps(job, protocol=pickle.HIGHEST_PROTOCOL)
-    assert pickle.loads(sent) == job
+    sent = pickle.dumps(job.wire(), protocol=pickle.HIGHEST_PROTOCOL)
+    assert QueryJob.from_wire(pickle.loads(sent)) == job
     assert PREFIXES["skos"].encode() not in sent
-    own = QueryJob("SELECT * {}", prefixes={"ex": "http://example.org/"})
-    assert pickle.loads(pickle.dumps(own)) == own
-    assert pickle.loads(pickle.dumps(QueryJob("ASK {}"))) == QueryJob("ASK {}")
+    assert b"sovkg.engine" not in sent  # no class to look up on the other side
+    assert QueryJob.from_wire(QueryJob("ASK {}", prefixes=dict(PREFIXES)).wire()).prefixes is (
+        PREFIXES
+    )
+    own = QueryJob("SELECT * {}", prefixes={"ex": "http://example.org/"}, default_graphs=("g",))
+    assert QueryJob.from_wire(pickle.loads(pickle.dumps(own.wire()))) == own
+    assert QueryJob.from_wire(QueryJob("ASK {}").wire()) == QueryJob("ASK {}")
+    with pytest.raises(TypeError, match="prefix table"):
+        QueryJob.from_wire(("ASK {}", None, None, None, "a", "b", 7, None))
+
+
+def test_query_outputs_travel_back_as_plain_values() -> None:
+    out = QueryOutput(b"{}", "application/sparql-results+json", "solutions", True, "ab" * 16)
+    sent = pickle.dumps(out.wire(), protocol=pickle.HIGHEST_PROTOCOL)
+    assert b"sovkg.engine" not in sent
+    assert QueryOutput.from_wire(pickle.loads(sent)) == out
+    with pytest.raises(TypeError, match="not a query output"):
+        QueryOutput.from_wire(("x", "y", "solutions", False, None))
 
 
 _PREFIX_STORE = Store()

@@ -31,11 +31,14 @@ class QueryJob:
     #: serialize at most this many solutions/triples (None: all); see ``sovkg.engine.serialize``
     max_rows: int | None = None
 
-    def __reduce__(self) -> tuple[Callable[..., QueryJob], tuple[object, ...]]:
-        # sent to a worker with every query: the package's own prefix table (what the SPARQL
-        # routes give) travels as a name, not as its twenty entries
-        prefixes = _PACKAGE_PREFIXES if self.prefixes == PREFIXES else self.prefixes
-        return _query_job, (
+    def wire(self) -> JobWire:
+        """The job as a tuple of plain values, the way it travels to a worker process: a
+        pickle of it names no class to look up (about a third of a cheap query's cost in the
+        worker went to pickling the dataclass and back). The package's own prefix table (what
+        the SPARQL routes give) travels as a name, not as its twenty entries."""
+        package = self.prefixes is PREFIXES or self.prefixes == PREFIXES
+        prefixes = _PACKAGE_PREFIXES if package else self.prefixes
+        return (
             self.query,
             self.base_iri,
             self.default_graphs,
@@ -46,27 +49,42 @@ class QueryJob:
             self.max_rows,
         )
 
+    @classmethod
+    def from_wire(cls, fields: JobWire) -> QueryJob:
+        """The job :meth:`wire` gave."""
+        query, base_iri, default_graphs, named_graphs, result_format, graph_format = fields[:6]
+        prefixes, max_rows = fields[6], fields[7]
+        table = PREFIXES if prefixes == _PACKAGE_PREFIXES else prefixes
+        if not isinstance(table, dict):
+            raise TypeError(f"not a prefix table: {table!r}")
+        return cls(
+            query,
+            base_iri,
+            default_graphs,
+            named_graphs,
+            result_format,
+            graph_format,
+            table,
+            max_rows,
+        )
 
-#: how a pickled QueryJob names ``sovkg.namespaces.PREFIXES``
+
+#: a QueryJob as the tuple of plain values that crosses to a worker process
+JobWire = tuple[
+    str,
+    str | None,
+    tuple[str, ...] | None,
+    tuple[str, ...] | None,
+    str,
+    str,
+    dict[str, str] | str,
+    int | None,
+]
+#: a QueryOutput as it crosses back
+OutputWire = tuple[bytes, str, ResultKind, bool, str | None]
+
+#: how a QueryJob on the wire names ``sovkg.namespaces.PREFIXES``
 _PACKAGE_PREFIXES = "sovkg.namespaces.PREFIXES"
-
-
-def _query_job(
-    query: str,
-    base_iri: str | None,
-    default_graphs: tuple[str, ...] | None,
-    named_graphs: tuple[str, ...] | None,
-    result_format: str,
-    graph_format: str,
-    prefixes: dict[str, str] | str,
-    max_rows: int | None,
-) -> QueryJob:
-    """A QueryJob from its pickled fields."""
-    table = PREFIXES if prefixes == _PACKAGE_PREFIXES else prefixes
-    assert isinstance(table, dict)
-    return QueryJob(
-        query, base_iri, default_graphs, named_graphs, result_format, graph_format, table, max_rows
-    )
 
 
 @dataclass(frozen=True)
@@ -95,14 +113,17 @@ class QueryOutput:
     #: worker processes do, so that the server's one event loop need not hash every result
     digest: str | None = None
 
-    def with_digest(self, digest: str) -> QueryOutput:
-        """The same output with its digest (what ``dataclasses.replace`` does, without its
-        per-call look at the fields: this runs for every query a worker answers)."""
-        return QueryOutput(**{**vars(self), "digest": digest})
+    def wire(self) -> OutputWire:
+        """The output as a tuple of plain values, the way it travels back from a worker."""
+        return (self.body, self.media_type, self.kind, self.truncated, self.digest)
 
-    def __reduce__(self) -> tuple[Callable[..., QueryOutput], tuple[object, ...]]:
-        # every result travels back from a worker: its fields as a tuple, not a state dict
-        return QueryOutput, tuple(vars(self).values())
+    @classmethod
+    def from_wire(cls, fields: OutputWire) -> QueryOutput:
+        """The output :meth:`wire` gave."""
+        body, media_type, kind, truncated, digest = fields
+        if not isinstance(body, bytes) or not isinstance(media_type, str):
+            raise TypeError("not a query output")
+        return cls(body, media_type, kind, bool(truncated), digest)
 
 
 async def single(body: bytes) -> AsyncIterator[bytes]:

@@ -83,8 +83,12 @@ def rebuild_error(name: str, message: str) -> Exception:
 
 
 def _shown(payload: object) -> str:
-    """The operation's text, shortened, for an error message."""
-    text = str(getattr(payload, "query", None) or getattr(payload, "update", None) or "")
+    """The operation's text, shortened, for an error message (a query travels as its
+    ``QueryJob.wire`` tuple, whose first field is the text)."""
+    if isinstance(payload, tuple) and payload and isinstance(payload[0], str):
+        text = payload[0]
+    else:
+        text = str(getattr(payload, "query", None) or getattr(payload, "update", None) or "")
     text = " ".join(text.split())
     return text if len(text) <= 300 else text[:297] + "..."
 
@@ -559,9 +563,9 @@ class WorkerPool:
 
     async def query(self, job: QueryJob) -> QueryOutput:
         """Run a query on a worker; QueryTimeout past the limit (the worker is killed)."""
-        out = await self.run("query", job)
-        assert isinstance(out, QueryOutput)
-        return out
+        out = await self.run("query", job.wire())
+        assert isinstance(out, tuple)
+        return QueryOutput.from_wire(out)
 
     async def update(self, job: UpdateJob) -> None:
         """Try the update on a worker, apply it to the store, then move the workers on."""

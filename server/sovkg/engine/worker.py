@@ -1,7 +1,8 @@
 """The life of a query worker process, and the frames it speaks.
 
 A worker answers one job at a time from its socket: a frame is a 4-byte little-endian length
-and a pickle. The server sends ``(job_id, kind, payload)``; the worker answers
+and a pickle. The server sends ``(job_id, kind, payload)`` (a query as ``QueryJob.wire``, a
+tuple of plain values, so that no class is looked up on either side); the worker answers
 ``(job_id, "ok", result)`` or ``(job_id, "error", exception type name, message)``. Its first
 frame is ``(0, "ready", pid)``, or ``(0, "failed", reason)`` when it cannot see the data.
 
@@ -33,7 +34,7 @@ from pyoxigraph import Store
 
 from sovkg.engine.bounds import MEMORY_ENV, MEMORY_EXIT_CODE, apply_worker_limits, watch_parent
 from sovkg.engine.execute import execute_query, execute_update
-from sovkg.engine.jobs import QueryJob, QueryOutput
+from sovkg.engine.jobs import JobWire, OutputWire, QueryJob
 from sovkg.engine.serialize import digest
 
 #: a frame's header: the length of the pickle that follows
@@ -42,10 +43,11 @@ HEADER = struct.Struct("<I")
 NO_SNAPSHOT_EXIT = 3
 
 
-def _query(store: Store, job: QueryJob) -> QueryOutput:
-    """A query's result, with the digest of its body (hashed here, not on the server's loop)."""
-    out = execute_query(store, job)
-    return out.with_digest(digest(out.body))
+def _query(store: Store, fields: JobWire) -> OutputWire:
+    """A query's result, with the digest of its body (hashed here, not on the server's loop);
+    the job and the result travel as plain tuples (``QueryJob.wire``, ``QueryOutput.wire``)."""
+    out = execute_query(store, QueryJob.from_wire(fields))
+    return (out.body, out.media_type, out.kind, out.truncated, digest(out.body))
 
 
 def _ping(store: Store, payload: object) -> None:

@@ -83,10 +83,14 @@ class Cache:
         generation: Callable[[], int],
         max_bytes: int = 64 * 1024 * 1024,
         max_entry_bytes: int = 2 * 1024 * 1024,
+        max_seen: int | None = None,
     ) -> None:
         self.generation = generation
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
+        #: how many first sightings are remembered (by default one per 4 KiB of the budget)
+        self.max_seen = max_seen if max_seen is not None else max(1024, max_bytes // 4096)
+        self._seen: OrderedDict[int, None] = OrderedDict()
         self._entries: OrderedDict[tuple[bytes, ...], Entry] = OrderedDict()
         self._size = 0
         self._seen_generation = generation()
@@ -111,7 +115,8 @@ class Cache:
     def lookup(self, scope: Scope) -> tuple[tuple[bytes, ...], int, Entry | None] | None:
         """For a request the cache may answer: its key, the data's generation, and the entry
         stored for it if there is one (counted as a hit or a miss). None for any other
-        request (not a GET or HEAD, or a path never cached)."""
+        request (not a GET or HEAD, or a path never cached), and for the first sighting of a
+        request (a miss whose answer is not stored, see the module's text)."""
         if scope["method"] not in ("GET", "HEAD") or scope["path"] in _NOT_CACHED_PATHS:
             return None
         generation = self.generation()
@@ -122,10 +127,22 @@ class Cache:
         entry = self._entries.get(key)
         if entry is None:
             self.misses += 1
-            return key, generation, None
+            return (key, generation, None) if self._seen_before(key) else None
         self._entries.move_to_end(key)
         self.hits += 1
         return key, generation, entry
+
+    def _seen_before(self, key: tuple[bytes, ...]) -> bool:
+        """Whether ``key`` was seen before (remembering it now if not)."""
+        mark = hash(key)
+        seen = self._seen
+        if mark in seen:
+            del seen[mark]  # stored from now on: its place goes to another
+            return True
+        seen[mark] = None
+        if len(seen) > self.max_seen:
+            seen.popitem(last=False)
+        return False
 
     async def replay(self, scope: Scope, entry: Entry, send: Send) -> None:
         """Answer from ``entry``: a 304 when the client's validator matches it."""
