@@ -21,6 +21,7 @@ dispatch table: each kind of job is a function of the store and the payload.
 
 from __future__ import annotations
 
+import gc
 import os
 import pickle
 import signal
@@ -183,6 +184,9 @@ def serve_forked(
         os.closerange(3, keep)  # the listening socket, clients' sockets, other workers'
         os.closerange(keep + 1, 1 << 16)
         _start(parent)
+        # what the worker inherited is never garbage it could collect: its collector leaves
+        # it alone (no pause to walk the server's objects, no shared page written by the walk)
+        gc.freeze()
         apply_worker_limits(memory_mib)  # room for a job on top of the shared store
         serve(sock, store)
     except BaseException:  # noqa: BLE001 - a worker leaves quietly; the server sees EOF
@@ -200,6 +204,7 @@ def main(fd: int, snapshot: str, parent: int) -> None:
     except (OSError, RuntimeError, ValueError) as e:
         write_frame(sock, (0, "failed", f"cannot open the snapshot {snapshot}: {e}"))
         sys.exit(NO_SNAPSHOT_EXIT)
+    gc.freeze()  # what it loaded to get here lives as long as the worker
     apply_worker_limits(int(os.environ.get(MEMORY_ENV) or 0))  # room for a job, from here
     serve(sock, store)
 

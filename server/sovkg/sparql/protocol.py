@@ -100,12 +100,28 @@ def _utf8(body: bytes, charset: str | None, what: str) -> str:
         raise ProtocolError(400, f"the {what} is not valid UTF-8 (byte {e.start})") from None
 
 
-def _values(pairs: list[tuple[str, str]], name: str) -> list[str]:
-    return [v for k, v in pairs if k == name]
+#: the parameters of a request: each name's values, in the order given
+Params = dict[str, list[str]]
 
 
-def _graphs(pairs: list[tuple[str, str]], name: str) -> tuple[str, ...]:
-    graphs = tuple(_values(pairs, name))
+def _index(pairs: list[tuple[str, str]]) -> Params:
+    """Each parameter's values, in order: looked up once per name afterwards, not by a scan
+    of all the pairs for each of the eight names the rules ask about."""
+    params: Params = {}
+    for name, value in pairs:
+        values = params.get(name)
+        if values is None:
+            params[name] = [value]
+        else:
+            values.append(value)
+    return params
+
+
+_NONE: list[str] = []
+
+
+def _graphs(params: Params, name: str) -> tuple[str, ...]:
+    graphs = tuple(params.get(name, _NONE))
     for g in graphs:
         try:
             NamedNode(g)
@@ -114,40 +130,44 @@ def _graphs(pairs: list[tuple[str, str]], name: str) -> tuple[str, ...]:
     return graphs
 
 
-def _dataset(pairs: list[tuple[str, str]], names: tuple[str, str]):
-    default, named = _graphs(pairs, names[0]), _graphs(pairs, names[1])
+def _dataset(params: Params, names: tuple[str, str]):
+    if names[0] not in params and names[1] not in params:  # the usual request
+        return None, None
+    default, named = _graphs(params, names[0]), _graphs(params, names[1])
     if not default and not named:
         return None, None
     # given at all, the protocol dataset is the whole dataset: what is not listed is empty
     return default, named
 
 
-def _one(pairs: list[tuple[str, str]], name: str) -> str | None:
-    values = _values(pairs, name)
+def _one(params: Params, name: str) -> str | None:
+    values = params.get(name)
+    if values is None:
+        return None
     if len(values) > 1:
         raise ProtocolError(400, f"exactly one '{name}' parameter is allowed, got {len(values)}")
-    if values and not values[0].strip():
+    if not values[0].strip():
         raise ProtocolError(400, f"the '{name}' parameter is empty")
-    return values[0] if values else None
+    return values[0]
 
 
-def _reject_foreign(pairs: list[tuple[str, str]], names: tuple[str, ...], operation: str) -> None:
+def _reject_foreign(params: Params, names: tuple[str, ...], operation: str) -> None:
     for name in names:
-        if _values(pairs, name):
+        if name in params:
             raise ProtocolError(400, f"'{name}' does not apply to a {operation}")
 
 
 def _operation(
-    pairs: list[tuple[str, str]], endpoint: EndpointKind, method: str
+    params: Params, endpoint: EndpointKind, method: str
 ) -> QueryOperation | UpdateOperation | None:
-    if _values(pairs, "query") and _values(pairs, "update"):
+    if "query" in params and "update" in params:
         raise ProtocolError(400, "a request carries either 'query' or 'update', not both")
-    query, update = _one(pairs, "query"), _one(pairs, "update")
+    query, update = _one(params, "query"), _one(params, "update")
     if query is not None:
         if endpoint == "update":
             raise ProtocolError(400, "this is the update endpoint; send queries to /sparql")
-        _reject_foreign(pairs, UPDATE_DATASET, "query")
-        return QueryOperation(query, *_dataset(pairs, QUERY_DATASET))
+        _reject_foreign(params, UPDATE_DATASET, "query")
+        return QueryOperation(query, *_dataset(params, QUERY_DATASET))
     if update is not None:
         if method == "GET":
             raise ProtocolError(
@@ -155,8 +175,8 @@ def _operation(
             )
         if endpoint == "query":
             raise ProtocolError(400, "this is the query endpoint; send updates to /sparql")
-        _reject_foreign(pairs, QUERY_DATASET, "update")
-        return UpdateOperation(update, *_dataset(pairs, UPDATE_DATASET))
+        _reject_foreign(params, QUERY_DATASET, "update")
+        return UpdateOperation(update, *_dataset(params, UPDATE_DATASET))
     return None
 
 
@@ -165,10 +185,11 @@ def parse_request(request: HttpRequest) -> Operation:
     method = request.method.upper()
     url_pairs = _pairs(request.query_string, "query string")
     if method == "GET":
-        op = _operation(url_pairs, request.endpoint, method)
+        params = _index(url_pairs)
+        op = _operation(params, request.endpoint, method)
         if op is not None:
             return op
-        if any(_values(url_pairs, n) for n in QUERY_DATASET + UPDATE_DATASET):
+        if any(n in params for n in QUERY_DATASET + UPDATE_DATASET):
             raise ProtocolError(400, "missing 'query' parameter")
         return ServiceDescriptionRequest()
     if method not in ("POST", "QUERY"):
@@ -193,22 +214,21 @@ def _with_body(
         raise ProtocolError(415, f"a POST needs a Content-Type: {accepted}")
     if mtype == FORM:
         text = _utf8(request.body, params.get("charset"), "form body")
-        op = _operation(url_pairs + _pairs(text, "form body"), request.endpoint, method)
+        op = _operation(_index(url_pairs + _pairs(text, "form body")), request.endpoint, method)
         if op is None:
             raise ProtocolError(400, "the form has neither a 'query' nor an 'update' parameter")
         return op
     if mtype in (SPARQL_QUERY, SPARQL_UPDATE):
         kind = "query" if mtype == SPARQL_QUERY else "update"
         for name in ("query", "update"):
-            if _values(url_pairs, name):
+            if any(k == name for k, _ in url_pairs):
                 raise ProtocolError(
                     400, f"with {mtype} the {kind} is the body; remove '{name}' from the URL"
                 )
         text = _utf8(request.body, params.get("charset"), f"{kind} body")
         if not text.strip():
             raise ProtocolError(400, f"the {kind} body is empty")
-        pairs = url_pairs + [(kind, text)]
-        op = _operation(pairs, request.endpoint, method)
+        op = _operation(_index(url_pairs + [(kind, text)]), request.endpoint, method)
         assert op is not None
         return op
     raise ProtocolError(415, f"unsupported Content-Type {mtype!r}; use {accepted}")
