@@ -185,3 +185,21 @@ def test_the_application_answers_sparql_through_the_front(caplog) -> None:
     finally:
         client.close()
         app.state.engine.close()
+
+
+def test_the_serving_app_freezes_what_it_holds_out_of_the_collector() -> None:
+    """``serving_app`` (what ``sovkg serve`` runs) leaves the objects it built at start to the
+    collector's permanent generation, so a full collection no longer walks them."""
+    import gc
+
+    from sovkg.app import serving_app
+
+    gc.unfreeze()
+    app = serving_app(Settings(query_workers=1, workers=1, access_log=False))
+    try:
+        assert gc.get_freeze_count() > 10_000
+        started = gc.get_count()
+        assert sum(started) < gc.get_freeze_count()
+    finally:
+        app.state.engine.close()
+        gc.unfreeze()
