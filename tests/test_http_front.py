@@ -5,11 +5,12 @@ the framework's; a handler that fails still gets the client an answer, and the l
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
 import logging
 
 import pytest
-from sovkg.app import create_app
+from sovkg.app import create_app, serving_app
 from sovkg.config import Settings
 from sovkg.http.accesslog import ACCESS_LOGGER
 from sovkg.http.cache import Cache
@@ -190,10 +191,6 @@ def test_the_application_answers_sparql_through_the_front(caplog) -> None:
 def test_the_serving_app_freezes_what_it_holds_out_of_the_collector() -> None:
     """``serving_app`` (what ``sovkg serve`` runs) leaves the objects it built at start to the
     collector's permanent generation, so a full collection no longer walks them."""
-    import gc
-
-    from sovkg.app import serving_app
-
     gc.unfreeze()
     app = serving_app(Settings(query_workers=1, workers=1, access_log=False))
     try:
