@@ -5,7 +5,7 @@ from __future__ import annotations
 import asyncio
 
 import httpx
-from sovkg.http.cache import Cache, etag_matches
+from sovkg.http.cache import KEY_HEADERS, Cache, etag_matches, request_key
 from sovkg.http.front import Front
 from starlette.applications import Starlette
 from starlette.requests import Request
@@ -206,3 +206,19 @@ def test_etag_comparison_is_weak() -> None:
     assert etag_matches(b'W/"x", "y"', b'"x"')
     assert etag_matches(b"*", b'"x"')
     assert not etag_matches(b'"z"', b'"x"')
+
+
+def test_every_negotiation_header_is_part_of_the_key() -> None:
+    """``request_key`` writes ``KEY_HEADERS`` out by hand: each of them changes the key, in
+    any case of its value, and a header outside them does not."""
+
+    def key(*headers: tuple[bytes, bytes]) -> tuple[bytes, ...]:
+        scope = {"path": "/q", "raw_path": b"/q", "query_string": b"a=1", "headers": headers}
+        return request_key(scope)
+
+    plain = key()
+    for name in KEY_HEADERS:
+        assert key((name, b"X")) != plain, name
+        assert key((name, b"X")) == key((name, b"x")), name
+    assert key((b"user-agent", b"wrk")) == plain
+    assert key((b"accept-encoding", b"gzip, br")) != plain

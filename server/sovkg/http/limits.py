@@ -54,20 +54,6 @@ async def send_plain(send: Send, status: int, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def has_header(scope: Scope, name: bytes) -> bool:
-    """Whether the request has a header called ``name`` (lower case)."""
-    return any(k.lower() == name for k, _ in scope.get("headers", []))
-
-
-def content_length(scope: Scope) -> int | None:
-    """The declared body length; None without the header, -1 when it is not a number."""
-    for k, v in scope.get("headers", []):
-        if k.lower() == b"content-length":
-            value = v.strip()
-            return int(value) if value.isdigit() and len(value) < 20 else -1
-    return None
-
-
 def content_encoding(scope: Scope) -> str | None:
     """The request's Content-Encoding, lower case (None without one, or for ``identity``)."""
     for k, v in scope.get("headers", []):
@@ -132,15 +118,22 @@ class Limits:
             raise Refused(
                 414, f"the URL is longer than this server's limit of {self.max_url} bytes"
             )
-        declared = content_length(scope)
+        declared: int | None = None
+        chunked = False
+        for k, v in scope.get("headers", ()):  # one pass: this runs for every request
+            k = k.lower()
+            if k == b"content-length":
+                if declared is None:  # the first one, as a client library reads it
+                    value = v.strip()
+                    declared = int(value) if value.isdigit() and len(value) < 20 else -1
+            elif k == b"transfer-encoding":
+                chunked = True
         if declared == -1:
             raise Refused(400, "the Content-Length header is not a number")
         if declared is not None and declared > self.max_body:
             raise Refused(413, self._too_large())
         return not (
-            scope.get("method") in ("GET", "HEAD", "OPTIONS")
-            and declared is None
-            and not has_header(scope, b"transfer-encoding")
+            scope.get("method") in ("GET", "HEAD", "OPTIONS") and declared is None and not chunked
         )
 
     async def read(self, scope: Scope, receive: Receive) -> tuple[Scope, Receive]:
