@@ -117,11 +117,8 @@ def _index(pairs: list[tuple[str, str]]) -> Params:
     return params
 
 
-_NONE: list[str] = []
-
-
 def _graphs(params: Params, name: str) -> tuple[str, ...]:
-    graphs = tuple(params.get(name, _NONE))
+    graphs = tuple(params.get(name, ()))
     for g in graphs:
         try:
             NamedNode(g)
