@@ -222,3 +222,18 @@ def test_every_negotiation_header_is_part_of_the_key() -> None:
         assert key((name, b"X")) == key((name, b"x")), name
     assert key((b"user-agent", b"wrk")) == plain
     assert key((b"accept-encoding", b"gzip, br")) != plain
+
+
+def test_a_conditional_request_gets_its_304_on_a_first_sighting() -> None:
+    """A validator from another server process (or from before a restart) meets a cache that
+    never saw the request: it is still compared, and a match is a 304."""
+
+    async def go():
+        backend, cache, client = _client()
+        r = await client.get("/tagged", headers={"If-None-Match": '"app-tag"'})
+        assert r.status_code == 304 and r.headers["etag"] == '"app-tag"'
+        other = await client.get("/q?query=z", headers={"If-None-Match": '"nope"'})
+        assert other.status_code == 200 and other.text == "query=z|*/*|0"
+        assert backend.calls == 2
+
+    run(go())

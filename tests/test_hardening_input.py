@@ -119,11 +119,28 @@ def test_utf16_documents_are_measured_too() -> None:
         ('<!ENTITY a "&b;"><!ENTITY b "&a;">', "in terms of itself"),
         ("".join(f'<!ENTITY e{i} "v">' for i in range(300)), "more than 256 entities"),
         ('<!ENTITY a "x"', "cannot read the RDF/XML DOCTYPE"),
+        ('<!ENTITY a "x"><!ENTITY a "y">', "declares the entity a twice"),
     ],
 )
 def test_dangerous_doctypes_are_refused_with_the_reason(subset: str, reason: str) -> None:
     body = f'<?xml version="1.0"?><!DOCTYPE r [{subset}]><r/>'.encode()
     with pytest.raises(InputRefused, match=reason):
+        check_bytes(body, XML)
+
+
+def test_a_bomb_behind_redeclared_entities_is_refused() -> None:
+    """Found by the fuzz test in CI: XML binds the first of two declarations, so the guard
+    measured short chains, while the parser built the later, nine-fold ones and ran into the
+    worker's memory limit. A second declaration is now refused."""
+    first = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" if i else ";"}">' for i in range(6))
+    later = "".join(f'<!ENTITY e{i} "{f"&e{i - 1};" * 9 if i else ";"}">' for i in range(10))
+    body = (
+        f'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF [{first}{later}]>\n'
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" '
+        'xmlns:ex="http://example.org/"><rdf:Description rdf:about="http://example.org/a">'
+        "<ex:p></ex:p></rdf:Description></rdf:RDF>"
+    ).encode()
+    with pytest.raises(InputRefused, match="declares the entity e0 twice"):
         check_bytes(body, XML)
 
 

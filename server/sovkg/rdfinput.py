@@ -11,7 +11,7 @@ a small body cannot cost much more than its size:
   may add at most ``entity_factor`` times the document's size (or ``entity_floor`` bytes,
   whichever is larger). A few entities for namespace abbreviations (``&owl;Thing``), as many
   OWL files have, are far below it. Parameter entities, external (SYSTEM/PUBLIC) and unparsed
-  entities and recursive definitions are refused outright;
+  entities, an entity declared twice and recursive definitions are refused outright;
 - **nesting** of collections, blank nodes and triple terms in Turtle/TriG/N-Triples/N-Quads and
   of objects and arrays in JSON-LD, counted by a tokenizer that skips strings, IRIs and
   comments: at most ``max_depth`` levels;
@@ -190,6 +190,8 @@ _PREDEFINED = frozenset({"amp", "lt", "gt", "quot", "apos"})
 _REFERENCE = re.compile(rb"&([A-Za-z_:][\w.:\-]*);")
 _REFERENCE_STR = re.compile(r"&([A-Za-z_:][\w.:\-]*);|&#[0-9]+;|&#x[0-9A-Fa-f]+;")
 _XMLNS = re.compile(rb"\sxmlns(?::[\w.\-]+)?\s*=")
+#: a general entity's declaration (expat reports only the first of two with one name)
+_ENTITY_DECL = re.compile(r"<!ENTITY\s+([^\s%]\S*)")
 
 
 class _DoctypeDone(Exception):
@@ -298,6 +300,13 @@ def check_entities(body: bytes, limits: InputLimits = DEFAULT_LIMITS) -> None:
     doctype = _read_doctype(body, limits)
     if not doctype.entities:
         return
+    subset = body[: doctype.end] if doctype.end >= 0 else body
+    declared = _ENTITY_DECL.findall(subset.decode("utf-16" if utf16 else "utf-8", "replace"))
+    if len(declared) > len(set(declared)):
+        # XML binds the first of two declarations, but oxrdfxml builds every one it reads
+        # from the latest values: the sizes computed here would not be the ones it builds
+        twice = next(n for n in declared if declared.count(n) > 1)
+        raise InputRefused(f"the RDF/XML DOCTYPE declares the entity {twice} twice")
     sizes = _expanded_sizes(doctype.entities)
     # oxrdfxml builds every declared entity's value when it reads the declaration ...
     added = sum(sizes.values())

@@ -6,6 +6,15 @@ are keyed by everything that can change the answer (method, path, query string, 
 headers, the host the client used), carry a strong ETag (``If-None-Match`` gets a 304), are
 bounded in total bytes (least recently used go first), and all go when the data's generation
 changes (every committed update bumps it).
+
+A response is stored the second time its request is seen, not the first: the first sighting
+only remembers the key's hash (a bounded FIFO of them). Most questions nobody asked before are
+never asked again, and storing each one cost a fresh request about a fifth of the server's
+Python (holding its body back, building the entry, and the collector's work on a cache that
+keeps growing), and pushed out the entries that are asked again. So a first answer goes out as
+the application sends it (with the ETag it brings, if any), the second is stored, and the third
+is a hit. A conditional request (``If-None-Match``) is stored at once, so that its validator is
+compared whichever server process or sighting it meets.
 """
 
 from __future__ import annotations
@@ -133,7 +142,11 @@ class Cache:
         entry = self._entries.get(key)
         if entry is None:
             self.misses += 1
-            return (key, generation, None) if self._seen_before(key) else None
+            # a conditional request is filled at once: only the filling path compares its
+            # validator (a first answer that passed through could not give a 304)
+            if self._seen_before(key) or _header(scope, b"if-none-match"):
+                return key, generation, None
+            return None
         self._entries.move_to_end(key)
         self.hits += 1
         return key, generation, entry
