@@ -209,8 +209,8 @@ def test_etag_comparison_is_weak() -> None:
 
 
 def test_every_negotiation_header_is_part_of_the_key() -> None:
-    """``request_key`` writes ``KEY_HEADERS`` out by hand: each of them changes the key, in
-    any case of its value, and a header outside them does not."""
+    """Each of ``KEY_HEADERS`` changes the key, in any case of its value, and a header
+    outside them does not."""
 
     def key(*headers: tuple[bytes, bytes]) -> tuple[bytes, ...]:
         scope = {"path": "/q", "raw_path": b"/q", "query_string": b"a=1", "headers": headers}

@@ -58,17 +58,11 @@ def _header(scope: Scope, name: bytes) -> bytes:
 def request_key(scope: Scope) -> tuple[bytes, ...]:
     """The normalised request: path, query string, the negotiation headers, gzip or not."""
     headers = dict(scope.get("headers", ()))  # ASGI servers give lower-case names
-    get = headers.get
-    return (  # KEY_HEADERS, written out: this runs for every GET
+    return (
         scope.get("raw_path") or scope["path"].encode(),
         scope.get("query_string", b""),
-        b"gzip" if b"gzip" in get(b"accept-encoding", b"").lower() else b"",
-        get(b"accept", b"").lower(),
-        get(b"accept-language", b"").lower(),
-        get(b"host", b"").lower(),
-        get(b"x-forwarded-host", b"").lower(),
-        get(b"x-forwarded-proto", b"").lower(),
-        get(b"x-forwarded-prefix", b"").lower(),
+        b"gzip" if b"gzip" in headers.get(b"accept-encoding", b"").lower() else b"",
+        *(headers.get(h, b"").lower() for h in KEY_HEADERS),
     )
 
 
