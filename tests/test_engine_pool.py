@@ -23,7 +23,7 @@ from sovkg.engine.jobs import QueryJob, UpdateJob
 from sovkg.engine.pool import WorkerPool
 from sovkg.errors import QueryTimeout, WorkerFailed, WorkersBusy
 
-from tests.support.procs import alive, wait_gone
+from tests.support.procs import alive, eventually, wait_gone
 
 RUNAWAY = QueryJob("SELECT (COUNT(*) AS ?n) WHERE { ?a ?b ?c . ?d ?e ?f . ?g ?h ?i . ?j ?k ?l }")
 COUNT = QueryJob("SELECT (COUNT(*) AS ?n) WHERE { ?s ?p ?o }")
@@ -56,15 +56,6 @@ def pool() -> Iterator[WorkerPool]:
     pool = WorkerPool(_store(), workers=2, timeout=2.0)
     yield pool
     pool.close()
-
-
-def _wait(predicate, seconds: float = 20.0) -> bool:  # type: ignore[no-untyped-def]
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if predicate():
-            return True
-        time.sleep(0.05)
-    return False
 
 
 def test_forked_workers_answer_from_the_servers_store(loop, pool) -> None:
@@ -157,7 +148,7 @@ def test_workers_on_a_rocksdb_store_open_a_snapshot_and_recover_when_it_vanishes
         snapshots.mkdir()
         (worker,) = pool.pids()
         os.kill(worker, signal.SIGKILL)  # ... and the worker that had it open dies
-        assert _wait(lambda: not alive(worker))
+        assert eventually(lambda: not alive(worker))
         # a server's event loop runs all the time and sees the death at once; here it runs
         # only inside run_until_complete, so give it a turn to notice
         loop.run_until_complete(asyncio.sleep(0.5))
@@ -204,13 +195,13 @@ def test_a_slow_jobs_worker_is_looked_at_when_the_job_ends(loop, monkeypatch, sl
     try:
         (first,) = pool.pids()
 
-        async def query_then_wait() -> None:
+        async def query_theneventually() -> None:
             await pool.query(COUNT)
             deadline = time.monotonic() + (30 if slow else 1)
             while not pool.recycled and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
 
-        loop.run_until_complete(query_then_wait())
+        loop.run_until_complete(query_theneventually())
         assert pool.recycled == (1 if slow else 0)
         assert (first in pool.pids()) is not slow
         assert _count(loop.run_until_complete(pool.query(COUNT))) == 200

@@ -11,7 +11,12 @@ bound from above what any design on this stack can reach (see ``run.py``):
   GIL), serialized by pyoxigraph: the engine without the process that can be killed;
 - ``trip``: the same work in one of two worker processes forked from this one, over a
   socketpair with a 4-byte length prefix and raw bytes (no pickle), one job per worker at a
-  time, with a timer per job as the time limit needs: the least a killable worker costs.
+  time, with a timer per job as the time limit needs: the least a killable worker costs;
+- ``hand``: ``trip`` with the next waiting job written to a worker in the callback that reads
+  its reply, so a busy worker never waits for the event loop to hand it work;
+- ``pipe``: ``trip`` with up to two jobs in flight per worker (the second waits in the worker's
+  socket), so a worker never sleeps between two jobs under load; a job can then wait behind
+  a long one, so this is a bound, not a design a time limit could live with as it is.
 
 Choose one with ``CEILING_APP``; the data is the N-Quads file in ``CEILING_DATA``.
 """
@@ -24,6 +29,7 @@ import socket
 import struct
 from collections import deque
 from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 from urllib.parse import unquote_plus
 
@@ -108,17 +114,23 @@ class _Link(asyncio.Protocol):
                 self.reply.set_result(body)
 
 
+def _fork_workers(n: int) -> list[tuple[int, socket.socket]]:
+    """``n`` forked workers, each with the server's end of its socketpair."""
+    socks = []
+    for _ in range(n):
+        ours, theirs = socket.socketpair()
+        pid = os.fork()
+        if pid == 0:
+            ours.close()
+            _serve_worker(theirs)
+        theirs.close()
+        socks.append((pid, ours))
+    return socks
+
+
 class _Trip:
     def __init__(self, n: int) -> None:
-        self.socks: list[tuple[int, socket.socket]] = []
-        for _ in range(n):
-            ours, theirs = socket.socketpair()
-            pid = os.fork()
-            if pid == 0:
-                ours.close()
-                _serve_worker(theirs)
-            theirs.close()
-            self.socks.append((pid, ours))
+        self.socks = _fork_workers(n)
         self.idle: deque[_Link] = deque()
         self.waiters: deque[asyncio.Future[_Link]] = deque()
         self.bound: asyncio.Task[None] | None = None
@@ -126,7 +138,7 @@ class _Trip:
     async def bind(self) -> None:
         loop = asyncio.get_running_loop()
         for pid, sock in self.socks:
-            _, link = await loop.create_connection(lambda pid=pid: _Link(pid), sock=sock)
+            _, link = await loop.create_connection(partial(_Link, pid), sock=sock)
             self.idle.append(link)
 
     async def run(self, raw: bytes) -> bytes:
@@ -153,10 +165,145 @@ class _Trip:
                 self.idle.append(link)
 
 
+class _PipeLink(asyncio.Protocol):
+    """A worker's socket with several jobs in flight, answered in order."""
+
+    def __init__(self, pid: int) -> None:
+        self.pid = pid
+        self.transport: Any = None
+        self.replies: deque[asyncio.Future[bytes]] = deque()
+        self.buffer = bytearray()
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        while len(self.buffer) >= 4:
+            size = _LEN.unpack_from(self.buffer)[0]
+            if len(self.buffer) < 4 + size:
+                return
+            body = bytes(self.buffer[4 : 4 + size])
+            del self.buffer[: 4 + size]
+            self.replies.popleft().set_result(body)
+
+
+class _Pipe:
+    """``pipe``: a job goes to the worker with the fewest in flight, up to ``depth`` each."""
+
+    depth = 2
+
+    def __init__(self, n: int) -> None:
+        self.socks = _fork_workers(n)
+        self.links: list[_PipeLink] = []
+        self.waiters: deque[asyncio.Future[None]] = deque()
+        self.bound: asyncio.Task[None] | None = None
+
+    async def bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        for pid, sock in self.socks:
+            _, link = await loop.create_connection(partial(_PipeLink, pid), sock=sock)
+            self.links.append(link)
+
+    async def run(self, raw: bytes) -> bytes:
+        loop = asyncio.get_running_loop()
+        if self.bound is None:
+            self.bound = loop.create_task(self.bind())
+        await self.bound
+        while True:
+            link = min(self.links, key=lambda k: len(k.replies))
+            if len(link.replies) < self.depth:
+                break
+            waiter: asyncio.Future[None] = loop.create_future()
+            self.waiters.append(waiter)
+            await waiter
+        reply: asyncio.Future[bytes] = loop.create_future()
+        link.replies.append(reply)
+        timer = loop.call_later(30.0, os.kill, link.pid, 9)
+        link.transport.write(_LEN.pack(len(raw)) + raw)
+        try:
+            return await reply
+        finally:
+            timer.cancel()
+            if self.waiters:
+                self.waiters.popleft().set_result(None)
+
+
+class _HandLink(asyncio.Protocol):
+    """A worker's socket that takes the next waiting job the moment its reply is read."""
+
+    def __init__(self, pid: int, hand: _Hand) -> None:
+        self.pid = pid
+        self.hand = hand
+        self.transport: Any = None
+        self.reply: asyncio.Future[bytes] | None = None
+        self.timer: asyncio.TimerHandle | None = None
+        self.buffer = bytearray()
+
+    def connection_made(self, transport: Any) -> None:
+        self.transport = transport
+
+    def start(self, raw: bytes, reply: asyncio.Future[bytes]) -> None:
+        self.reply = reply
+        self.timer = asyncio.get_running_loop().call_later(30.0, os.kill, self.pid, 9)
+        self.transport.write(_LEN.pack(len(raw)) + raw)
+
+    def data_received(self, data: bytes) -> None:
+        self.buffer += data
+        if len(self.buffer) < 4:
+            return
+        size = _LEN.unpack_from(self.buffer)[0]
+        if len(self.buffer) < 4 + size:
+            return
+        body = bytes(self.buffer[4 : 4 + size])
+        del self.buffer[: 4 + size]
+        assert self.timer is not None and self.reply is not None
+        self.timer.cancel()
+        reply, self.reply = self.reply, None
+        if self.hand.pending:
+            self.start(*self.hand.pending.popleft())
+        else:
+            self.hand.idle.append(self)
+        reply.set_result(body)
+
+
+class _Hand:
+    """``hand``: waiting jobs queue in the pool; a worker takes the next as its reply comes."""
+
+    def __init__(self, n: int) -> None:
+        self.socks = _fork_workers(n)
+        self.idle: deque[_HandLink] = deque()
+        self.pending: deque[tuple[bytes, asyncio.Future[bytes]]] = deque()
+        self.bound: asyncio.Task[None] | None = None
+
+    async def bind(self) -> None:
+        loop = asyncio.get_running_loop()
+        for pid, sock in self.socks:
+            _, link = await loop.create_connection(partial(_HandLink, pid, self), sock=sock)
+            self.idle.append(link)
+
+    async def run(self, raw: bytes) -> bytes:
+        loop = asyncio.get_running_loop()
+        if self.bound is None:
+            self.bound = loop.create_task(self.bind())
+        await self.bound
+        reply: asyncio.Future[bytes] = loop.create_future()
+        if self.idle:
+            self.idle.popleft().start(raw, reply)
+        else:
+            self.pending.append((raw, reply))
+        return await reply
+
+
 APP = os.environ.get("CEILING_APP", "fixed")
 _CACHE: dict[bytes, bytes] = {}
 _THREADS = ThreadPoolExecutor(max_workers=4)
-_TRIP = _Trip(2) if APP == "trip" else None
+_TRIPS: dict[str, type[_Trip] | type[_Pipe] | type[_Hand]] = {
+    "trip": _Trip,
+    "pipe": _Pipe,
+    "hand": _Hand,
+}
+_TRIP = _TRIPS[APP](2) if APP in _TRIPS else None
 _POOL = None
 if APP == "pool":  # sovkg's own worker pool behind the same bare front
     from sovkg.engine.jobs import QueryJob

@@ -12,6 +12,7 @@ as ``sovkg serve`` does by default, and do nothing but answer:
 - ``trip``: the engine in a forked worker process over a socketpair, raw bytes, no pickle: the
   least a killable worker costs;
 - ``pool``: sovkg's own ``WorkerPool`` behind the same bare front;
+- ``hand``, ``pipe``: two ways to keep a worker from idling between jobs (see ``apps.py``);
 - ``cached``: a dict of answers (in fresh mode every request misses and runs on the loop).
 
 Fresh mode only by default (``--modes fresh repeated`` adds the same URL every time). Besides
@@ -37,7 +38,7 @@ sys.path.insert(0, str(HERE.parent))
 from procs import cpu_seconds, free_port, stop_all, tree, wait_idle  # noqa: E402
 from run import BIN, MODES, ROOT, geomean, query_mix, ratio, versions, wait_up, wrk  # noqa: E402
 
-APPS = ("fixed", "inproc", "trip", "pool", "cached")
+APPS = ("fixed", "inproc", "trip", "pool", "cached", "hand", "pipe")
 
 
 class Fleet:
@@ -128,7 +129,9 @@ def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--duration", type=int, default=5, help="seconds per cell (default 5)")
     ap.add_argument("--modes", nargs="+", choices=MODES, default=["fresh"])
-    ap.add_argument("--apps", nargs="+", choices=APPS, default=list(APPS))
+    ap.add_argument(
+        "--apps", nargs="+", choices=APPS, default=list(APPS[:5]), help="bare apps to run"
+    )
     ap.add_argument("--output", type=Path, help="write the Markdown report here")
     args = ap.parse_args()
 

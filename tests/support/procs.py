@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 _TICKS = os.sysconf("SC_CLK_TCK")
@@ -80,3 +81,13 @@ def wait_gone(pids: set[int], timeout: float) -> set[int]:
             return left
         time.sleep(0.05)
     return {p for p in pids if alive(p)}
+
+
+def eventually(predicate: Callable[[], bool], seconds: float = 20.0) -> bool:
+    """Whether ``predicate`` comes true within ``seconds`` (polled every 50 ms)."""
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if predicate():
+            return True
+        time.sleep(0.05)
+    return False

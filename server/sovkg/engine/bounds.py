@@ -1,4 +1,5 @@
-"""Memory bounds for worker processes, enforced by the kernel.
+"""Memory bounds for worker processes, enforced by the kernel (and how a worker asks to be
+scheduled: :func:`batch_scheduling`).
 
 Every worker (queries, updates, SHACL jobs) calls :func:`apply_worker_limits` first thing at
 start: from then on its data memory may grow by at most the limit. The limit is
@@ -46,6 +47,22 @@ MEMORY_ENV = "SOVKG_WORKER_MEMORY_MIB"
 MEMORY_EXIT_CODE = 86
 
 _MIB = 1024 * 1024
+
+
+def batch_scheduling() -> None:
+    """Tell the kernel this worker's process is batch work (``SCHED_BATCH``), which the server
+    is not. A worker woken by its next job then never preempts the server's event loop on
+    that core: the server goes on reading requests, answering others and firing the timers
+    that enforce the time limits, and the worker runs when the loop waits. A batch process
+    still gets its fair share of the CPU. Where the policy is not there (not Linux) or is
+    refused, the worker runs as it is."""
+    policy = getattr(os, "SCHED_BATCH", None)
+    if policy is None:
+        return
+    try:
+        os.sched_setscheduler(0, policy, os.sched_param(0))
+    except OSError:
+        pass
 
 
 #: how often a worker checks that the server that started it is still there

@@ -15,7 +15,12 @@ import signal
 import sys
 from multiprocessing.connection import Connection
 
-from sovkg.engine.bounds import MEMORY_EXIT_CODE, apply_worker_limits, watch_parent
+from sovkg.engine.bounds import (
+    MEMORY_EXIT_CODE,
+    apply_worker_limits,
+    batch_scheduling,
+    watch_parent,
+)
 from sovkg.engine.shacl_job import ShaclJob, run_shacl, warm_up
 from sovkg.errors import SovkgError
 
@@ -23,6 +28,7 @@ from sovkg.errors import SovkgError
 def worker_main(fd: int, parent: int, memory_mib: int) -> None:
     """Cap memory, warm up, then answer jobs until the socket closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    batch_scheduling()  # validation does not preempt the server's event loop
     watch_parent(parent)
     apply_worker_limits(memory_mib or None)
     conn = Connection(fd)

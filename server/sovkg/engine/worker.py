@@ -13,8 +13,10 @@ Two ways to start (see :mod:`sovkg.engine.pool`):
 - **spawned** (a RocksDB store): ``python -P -m sovkg.engine.worker FD SNAPSHOT PARENT``
   opens ``Store.read_only(SNAPSHOT)``, a ``Store.backup()`` of the server's store.
 
-Either way it caps its own memory (:func:`sovkg.engine.bounds.apply_worker_limits`, relative to
-what it holds once it sees the data), leaves with :data:`MEMORY_EXIT_CODE` after a
+Either way it runs as batch work (:func:`sovkg.engine.bounds.batch_scheduling`: a job's
+wake-up never preempts the server's event loop), caps its own memory
+(:func:`sovkg.engine.bounds.apply_worker_limits`, relative to what it holds once it sees the
+data), leaves with :data:`MEMORY_EXIT_CODE` after a
 ``MemoryError``, and exits on its own when the server goes away, even mid-job. ``JOBS`` is the
 dispatch table: each kind of job is a function of the store and the payload.
 """
@@ -33,7 +35,13 @@ from typing import Any, cast
 
 from pyoxigraph import Store
 
-from sovkg.engine.bounds import MEMORY_ENV, MEMORY_EXIT_CODE, apply_worker_limits, watch_parent
+from sovkg.engine.bounds import (
+    MEMORY_ENV,
+    MEMORY_EXIT_CODE,
+    apply_worker_limits,
+    batch_scheduling,
+    watch_parent,
+)
 from sovkg.engine.execute import execute_query, execute_update
 from sovkg.engine.jobs import JobWire, OutputWire, QueryJob
 from sovkg.engine.serialize import digest
@@ -165,6 +173,7 @@ def serve(sock: socket.socket, store: Store) -> None:
 def _start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    batch_scheduling()  # a worker woken by a job does not preempt the server's event loop
     watch_parent(parent)
 
 
