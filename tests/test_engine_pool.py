@@ -195,13 +195,13 @@ def test_a_slow_jobs_worker_is_looked_at_when_the_job_ends(loop, monkeypatch, sl
     try:
         (first,) = pool.pids()
 
-        async def query_theneventually() -> None:
+        async def query_then_wait() -> None:
             await pool.query(COUNT)
             deadline = time.monotonic() + (30 if slow else 1)
             while not pool.recycled and time.monotonic() < deadline:
                 await asyncio.sleep(0.05)
 
-        loop.run_until_complete(query_theneventually())
+        loop.run_until_complete(query_then_wait())
         assert pool.recycled == (1 if slow else 0)
         assert (first in pool.pids()) is not slow
         assert _count(loop.run_until_complete(pool.query(COUNT))) == 200
