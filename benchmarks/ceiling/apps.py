@@ -91,49 +91,78 @@ def _serve_worker(sock: socket.socket) -> None:
         sock.sendall(_LEN.pack(len(body)) + body)
 
 
-class _Link(asyncio.Protocol):
-    """The server's end of one worker's socket: one pending reply at a time."""
+class _Frames(asyncio.Protocol):
+    """The server's end of one worker's socket: each whole reply frame goes to :meth:`replied`."""
 
     def __init__(self, pid: int) -> None:
         self.pid = pid
         self.transport: Any = None
-        self.reply: asyncio.Future[bytes] | None = None
         self.buffer = bytearray()
 
     def connection_made(self, transport: Any) -> None:
         self.transport = transport
 
+    def send(self, raw: bytes) -> None:
+        self.transport.write(_LEN.pack(len(raw)) + raw)
+
     def data_received(self, data: bytes) -> None:
         self.buffer += data
-        if len(self.buffer) >= 4:
+        while len(self.buffer) >= 4:
             size = _LEN.unpack_from(self.buffer)[0]
-            if len(self.buffer) >= 4 + size:
-                body = bytes(self.buffer[4 : 4 + size])
-                del self.buffer[: 4 + size]
-                assert self.reply is not None
-                self.reply.set_result(body)
+            if len(self.buffer) < 4 + size:
+                return
+            body = bytes(self.buffer[4 : 4 + size])
+            del self.buffer[: 4 + size]
+            self.replied(body)
+
+    def replied(self, body: bytes) -> None:
+        raise NotImplementedError
 
 
-def _fork_workers(n: int) -> list[tuple[int, socket.socket]]:
-    """``n`` forked workers, each with the server's end of its socketpair."""
-    socks = []
-    for _ in range(n):
-        ours, theirs = socket.socketpair()
-        pid = os.fork()
-        if pid == 0:
-            ours.close()
-            _serve_worker(theirs)
-        theirs.close()
-        socks.append((pid, ours))
-    return socks
+class _Link(_Frames):
+    """``trip``: one pending reply at a time."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(pid)
+        self.reply: asyncio.Future[bytes] | None = None
+
+    def replied(self, body: bytes) -> None:
+        assert self.reply is not None
+        self.reply.set_result(body)
 
 
-class _Trip:
+class _Workers:
+    """Two or more forked workers, attached to the event loop by the first request."""
+
     def __init__(self, n: int) -> None:
-        self.socks = _fork_workers(n)
+        self.socks: list[tuple[int, socket.socket]] = []
+        for _ in range(n):
+            ours, theirs = socket.socketpair()
+            pid = os.fork()
+            if pid == 0:
+                ours.close()
+                _serve_worker(theirs)
+            theirs.close()
+            self.socks.append((pid, ours))
+        self.bound: asyncio.Task[None] | None = None
+
+    async def attached(self) -> None:
+        if self.bound is None:  # the first request attaches the workers, once
+            self.bound = asyncio.get_running_loop().create_task(self.bind())
+        await self.bound
+
+    async def bind(self) -> None:
+        raise NotImplementedError
+
+    async def run(self, raw: bytes) -> bytes:
+        raise NotImplementedError
+
+
+class _Trip(_Workers):
+    def __init__(self, n: int) -> None:
+        super().__init__(n)
         self.idle: deque[_Link] = deque()
         self.waiters: deque[asyncio.Future[_Link]] = deque()
-        self.bound: asyncio.Task[None] | None = None
 
     async def bind(self) -> None:
         loop = asyncio.get_running_loop()
@@ -142,10 +171,8 @@ class _Trip:
             self.idle.append(link)
 
     async def run(self, raw: bytes) -> bytes:
+        await self.attached()
         loop = asyncio.get_running_loop()
-        if self.bound is None:  # the first request attaches the workers, once
-            self.bound = loop.create_task(self.bind())
-        await self.bound
         if self.idle:
             link = self.idle.popleft()
         else:
@@ -154,7 +181,7 @@ class _Trip:
             link = await waiter
         link.reply = loop.create_future()
         timer = loop.call_later(30.0, os.kill, link.pid, 9)  # the time limit's timer
-        link.transport.write(_LEN.pack(len(raw)) + raw)
+        link.send(raw)
         try:
             return await link.reply
         finally:
@@ -165,39 +192,26 @@ class _Trip:
                 self.idle.append(link)
 
 
-class _PipeLink(asyncio.Protocol):
-    """A worker's socket with several jobs in flight, answered in order."""
+class _PipeLink(_Frames):
+    """``pipe``: several jobs in flight, answered in order."""
 
     def __init__(self, pid: int) -> None:
-        self.pid = pid
-        self.transport: Any = None
+        super().__init__(pid)
         self.replies: deque[asyncio.Future[bytes]] = deque()
-        self.buffer = bytearray()
 
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
-
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        while len(self.buffer) >= 4:
-            size = _LEN.unpack_from(self.buffer)[0]
-            if len(self.buffer) < 4 + size:
-                return
-            body = bytes(self.buffer[4 : 4 + size])
-            del self.buffer[: 4 + size]
-            self.replies.popleft().set_result(body)
+    def replied(self, body: bytes) -> None:
+        self.replies.popleft().set_result(body)
 
 
-class _Pipe:
+class _Pipe(_Workers):
     """``pipe``: a job goes to the worker with the fewest in flight, up to ``depth`` each."""
 
     depth = 2
 
     def __init__(self, n: int) -> None:
-        self.socks = _fork_workers(n)
+        super().__init__(n)
         self.links: list[_PipeLink] = []
         self.waiters: deque[asyncio.Future[None]] = deque()
-        self.bound: asyncio.Task[None] | None = None
 
     async def bind(self) -> None:
         loop = asyncio.get_running_loop()
@@ -206,10 +220,8 @@ class _Pipe:
             self.links.append(link)
 
     async def run(self, raw: bytes) -> bytes:
+        await self.attached()
         loop = asyncio.get_running_loop()
-        if self.bound is None:
-            self.bound = loop.create_task(self.bind())
-        await self.bound
         while True:
             link = min(self.links, key=lambda k: len(k.replies))
             if len(link.replies) < self.depth:
@@ -220,7 +232,7 @@ class _Pipe:
         reply: asyncio.Future[bytes] = loop.create_future()
         link.replies.append(reply)
         timer = loop.call_later(30.0, os.kill, link.pid, 9)
-        link.transport.write(_LEN.pack(len(raw)) + raw)
+        link.send(raw)
         try:
             return await reply
         finally:
@@ -229,34 +241,21 @@ class _Pipe:
                 self.waiters.popleft().set_result(None)
 
 
-class _HandLink(asyncio.Protocol):
-    """A worker's socket that takes the next waiting job the moment its reply is read."""
+class _HandLink(_Frames):
+    """``hand``: takes the next waiting job the moment its reply is read."""
 
     def __init__(self, pid: int, hand: _Hand) -> None:
-        self.pid = pid
+        super().__init__(pid)
         self.hand = hand
-        self.transport: Any = None
         self.reply: asyncio.Future[bytes] | None = None
         self.timer: asyncio.TimerHandle | None = None
-        self.buffer = bytearray()
-
-    def connection_made(self, transport: Any) -> None:
-        self.transport = transport
 
     def start(self, raw: bytes, reply: asyncio.Future[bytes]) -> None:
         self.reply = reply
         self.timer = asyncio.get_running_loop().call_later(30.0, os.kill, self.pid, 9)
-        self.transport.write(_LEN.pack(len(raw)) + raw)
+        self.send(raw)
 
-    def data_received(self, data: bytes) -> None:
-        self.buffer += data
-        if len(self.buffer) < 4:
-            return
-        size = _LEN.unpack_from(self.buffer)[0]
-        if len(self.buffer) < 4 + size:
-            return
-        body = bytes(self.buffer[4 : 4 + size])
-        del self.buffer[: 4 + size]
+    def replied(self, body: bytes) -> None:
         assert self.timer is not None and self.reply is not None
         self.timer.cancel()
         reply, self.reply = self.reply, None
@@ -267,14 +266,13 @@ class _HandLink(asyncio.Protocol):
         reply.set_result(body)
 
 
-class _Hand:
+class _Hand(_Workers):
     """``hand``: waiting jobs queue in the pool; a worker takes the next as its reply comes."""
 
     def __init__(self, n: int) -> None:
-        self.socks = _fork_workers(n)
+        super().__init__(n)
         self.idle: deque[_HandLink] = deque()
         self.pending: deque[tuple[bytes, asyncio.Future[bytes]]] = deque()
-        self.bound: asyncio.Task[None] | None = None
 
     async def bind(self) -> None:
         loop = asyncio.get_running_loop()
@@ -283,11 +281,8 @@ class _Hand:
             self.idle.append(link)
 
     async def run(self, raw: bytes) -> bytes:
-        loop = asyncio.get_running_loop()
-        if self.bound is None:
-            self.bound = loop.create_task(self.bind())
-        await self.bound
-        reply: asyncio.Future[bytes] = loop.create_future()
+        await self.attached()
+        reply: asyncio.Future[bytes] = asyncio.get_running_loop().create_future()
         if self.idle:
             self.idle.popleft().start(raw, reply)
         else:
@@ -298,7 +293,7 @@ class _Hand:
 APP = os.environ.get("CEILING_APP", "fixed")
 _CACHE: dict[bytes, bytes] = {}
 _THREADS = ThreadPoolExecutor(max_workers=4)
-_TRIPS: dict[str, type[_Trip] | type[_Pipe] | type[_Hand]] = {
+_TRIPS: dict[str, type[_Workers]] = {
     "trip": _Trip,
     "pipe": _Pipe,
     "hand": _Hand,

@@ -38,7 +38,9 @@ sys.path.insert(0, str(HERE.parent))
 from procs import cpu_seconds, free_port, stop_all, tree, wait_idle  # noqa: E402
 from run import BIN, MODES, ROOT, geomean, query_mix, ratio, versions, wait_up, wrk  # noqa: E402
 
-APPS = ("fixed", "inproc", "trip", "pool", "cached", "hand", "pipe")
+#: the bare apps a run starts unless told otherwise
+DEFAULT_APPS = ("fixed", "inproc", "trip", "pool", "cached")
+APPS = (*DEFAULT_APPS, "hand", "pipe")
 
 
 class Fleet:
@@ -130,7 +132,7 @@ def main() -> int:
     ap.add_argument("--duration", type=int, default=5, help="seconds per cell (default 5)")
     ap.add_argument("--modes", nargs="+", choices=MODES, default=["fresh"])
     ap.add_argument(
-        "--apps", nargs="+", choices=APPS, default=list(APPS[:5]), help="bare apps to run"
+        "--apps", nargs="+", choices=APPS, default=list(DEFAULT_APPS), help="bare apps to run"
     )
     ap.add_argument("--output", type=Path, help="write the Markdown report here")
     args = ap.parse_args()
