@@ -27,6 +27,7 @@ import argparse
 import asyncio
 import os
 import platform
+import shlex
 import sys
 import time
 import urllib.parse
@@ -212,7 +213,7 @@ def main() -> int:
         "date": time.strftime("%Y-%m-%d %H:%M UTC", time.gmtime()),
         "machine": f"{platform.machine()}, {os.cpu_count()} cores",
         "load average before the run": " ".join(f"{x:.1f}" for x in os.getloadavg()),
-        "command": "python benchmarks/breakdown.py " + " ".join(sys.argv[1:]),
+        "command": "python benchmarks/breakdown.py " + shlex.join(sys.argv[1:]),
     }
     text = render(results, meta)
     print(text)

@@ -17,6 +17,7 @@ import argparse
 import json
 import os
 import re
+import shlex
 import shutil
 import signal
 import subprocess
@@ -204,7 +205,7 @@ def main() -> int:
             print(json.dumps(results[-1]), flush=True)
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    command = "python benchmarks/scale/run.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/scale/run.py " + shlex.join(sys.argv[1:])
     text = report(results, command)
     args.output.write_text(text, encoding="utf-8")
     (HERE / "results.json").write_text(json.dumps(results, indent=1))

@@ -294,7 +294,7 @@ def main() -> int:
             data.unlink()
     finally:
         shutil.rmtree(work, ignore_errors=True)
-    command = "python benchmarks/scale/serve.py " + " ".join(sys.argv[1:])
+    command = "python benchmarks/scale/serve.py " + shlex.join(sys.argv[1:])
     text = report(results, command, args.note)
     args.output.write_text(text, encoding="utf-8")
     args.output.with_suffix(".json").write_text(json.dumps(results, indent=1) + "\n")
