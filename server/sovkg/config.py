@@ -58,6 +58,7 @@ def default_server_workers(values: Mapping[str, object]) -> int:
 
 #: the SHACL engines, the default first (sovkg.validation runs them)
 SHACL_ENGINES = ("shacl", "pyshacl")
+ALLOCATORS = ("auto", "tcmalloc", "jemalloc", "system")
 
 
 @dataclass(frozen=True)
@@ -110,6 +111,8 @@ class Settings:
     cache_dir: Path | None = None
     #: the SHACL engine that validates the data at start (see sovkg.validation)
     shacl_engine: str = "shacl"
+    #: the C memory allocator of the server and its workers (see sovkg.cli.allocator)
+    allocator: str = "auto"
 
     @classmethod
     def from_env(
@@ -488,6 +491,16 @@ OPTIONS: tuple[Option, ...] = (
         str,
         "SHACL engine: shacl (fast) or pyshacl (the reference implementation)",
         choices=SHACL_ENGINES,
+    ),
+    Option(
+        "allocator",
+        "--allocator",
+        "SOVKG_ALLOCATOR",
+        str,
+        "C memory allocator of the server and its workers: auto (tcmalloc, else jemalloc, "
+        "else the system's, whichever is installed), tcmalloc (Debian: libtcmalloc-minimal4), "
+        "jemalloc (libjemalloc2) or system (the C library's malloc)",
+        choices=ALLOCATORS,
     ),
 )
 

@@ -11,6 +11,7 @@ from pathlib import Path
 
 from pyoxigraph import Store
 
+from sovkg.cli import allocator
 from sovkg.cli.args import parser
 from sovkg.cli.server import require_parser, run_server
 from sovkg.config import Settings, option, overrides_from
@@ -37,9 +38,11 @@ class _Refused(Exception):
 
 
 def serve(args: argparse.Namespace) -> int:
-    """``sovkg serve``: load (or reach) the data, validate it, serve it."""
+    """``sovkg serve``: load (or reach) the data, validate it, serve it (on the allocator the
+    settings choose: this process may first start again with it, see ``sovkg.cli.allocator``)."""
     settings = Settings.from_env(overrides_from(vars(args)))
     require_parser(settings.http)
+    malloc = allocator.ensure(allocator.choose(settings.allocator), getattr(args, "argv", []))
     started = time.perf_counter()
     try:
         store, note = _backend_data(settings) if settings.backend else _local_data(settings)
@@ -48,7 +51,7 @@ def serve(args: argparse.Namespace) -> int:
         return EXIT_FAILED
     print(
         f"sovkg: {note} in {time.perf_counter() - started:.2f}s; "
-        f"serving on http://{settings.host}:{settings.port}/sparql",
+        f"serving on http://{settings.host}:{settings.port}/sparql; memory allocator: {malloc}",
         file=sys.stderr,
     )
     if settings.workers > 1 and (settings.http != "granian" or settings.store_path is not None):
@@ -159,6 +162,7 @@ COMMANDS: dict[str, Callable[[argparse.Namespace], int]] = {
 def main(argv: list[str] | None = None) -> int:
     """Entry point of ``sovkg``; returns the exit code."""
     args = parser().parse_args(argv)
+    args.argv = list(sys.argv[1:] if argv is None else argv)  # to start again as it was
     try:
         return COMMANDS[args.command](args)
     except SovkgError as e:  # unreadable input, a bad setting (exit 2), a failed run (1)
