@@ -1,4 +1,4 @@
-"""The C memory allocator ``sovkg serve`` runs on: tcmalloc or jemalloc when installed.
+"""The C memory allocator ``sovkg serve`` runs on: the C library's, or tcmalloc or jemalloc.
 
 pyoxigraph allocates and frees many small blocks for every query (its parser, the evaluator
 it builds for each one, the solutions). With the C library's malloc that cost a query worker
@@ -8,11 +8,15 @@ can only be chosen when a process starts, so ``sovkg serve`` starts itself again
 the library in ``LD_PRELOAD``: the server processes and every worker (forked, or spawned with
 the same environment) then allocate with it.
 
-``--allocator`` (``SOVKG_ALLOCATOR``): ``auto`` (the default) takes tcmalloc, else jemalloc,
-else the system's, whichever is installed; ``tcmalloc`` or ``jemalloc`` asks for one and
-refuses to start without it (the message names the Debian package); ``system`` keeps the C
-library's malloc. Only Linux is supported; elsewhere every choice but an explicit library
-means the system's.
+``--allocator`` (``SOVKG_ALLOCATOR``): ``system`` (the default) keeps the C library's malloc;
+``tcmalloc`` or ``jemalloc`` asks for one and refuses to start without it (the message names
+the Debian package); ``auto`` takes tcmalloc, else jemalloc, else the system's, whichever is
+installed. Only Linux is supported; elsewhere ``auto`` means the system's.
+
+It is not the default because it costs memory: at 10^7 quads the server's process tree held
+1.20x one copy of the data at start on tcmalloc, against 1.08x on the C library's malloc, and
+1.56x at worst with one query worker per process, past the 1.5x the server keeps to
+(``benchmarks/scale/SERVE.md``).
 """
 
 from __future__ import annotations
@@ -63,7 +67,7 @@ def choose(
     """The allocator ``setting`` asks for; raises :class:`SettingsError` when it names one
     that is not installed."""
     if setting == "system":
-        return Choice(None, None, "the system's malloc (--allocator system)")
+        return Choice(None, None, "the system's malloc")
     wanted = [a for a in ALLOCATORS if setting in ("auto", a.name)]
     if platform != "linux":
         if setting != "auto":
@@ -79,9 +83,7 @@ def choose(
             f"--allocator {setting} (SOVKG_ALLOCATOR) needs lib{allocator.library}: "
             f"apt-get install {allocator.package}"
         )
-    return Choice(
-        None, None, "the system's malloc (apt-get install libtcmalloc-minimal4 for faster queries)"
-    )
+    return Choice(None, None, "the system's malloc (auto: neither tcmalloc nor jemalloc found)")
 
 
 def mapped(allocator: Allocator, maps: str = "/proc/self/maps") -> bool:
@@ -102,11 +104,12 @@ def restart_args(argv: list[str]) -> list[str]:
 def ensure(choice: Choice, argv: list[str]) -> str:
     """Run on ``choice``: start this command again with its library preloaded when it is not
     loaded yet (this call then does not return); the start-up line's note otherwise."""
+    restarted = os.environ.pop(RESTARTED_ENV, None)  # read once: children never see it
     if choice.allocator is None or choice.path is None:
         return choice.note
     if mapped(choice.allocator):
         return choice.note
-    if os.environ.get(RESTARTED_ENV):  # preloaded, yet not loaded: the loader refused it
+    if restarted:  # preloaded, yet not loaded: the loader refused it
         return f"the system's malloc ({choice.path} could not be preloaded)"
     env = dict(os.environ)
     env["LD_PRELOAD"] = " ".join(filter(None, [choice.path, env.get("LD_PRELOAD", "")]))
