@@ -27,29 +27,18 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from procs import free_port, stop_all, tree, wait_idle  # noqa: E402
+from procs import children, free_port, stop_all, tree, wait_idle  # noqa: E402
 from run import BIN, query_mix, wait_up, wrk  # noqa: E402
 
 #: --queries: the short names of run.py's query mix
 QUERIES = {"point": 0, "order": 1, "group": 2, "join": 3, "describe": 4}
 
 
-def _children(pid: int) -> list[int]:
-    out: list[int] = []
-    try:
-        for task in os.listdir(f"/proc/{pid}/task"):
-            with open(f"/proc/{pid}/task/{task}/children") as f:
-                out += [int(c) for c in f.read().split()]
-    except OSError:
-        pass
-    return out
-
-
 def pin(root: int) -> int:
     """Give each server process under granian's ``root`` (and its workers, every thread) one
     core of its own; returns how many server processes were pinned."""
     cores = sorted(os.sched_getaffinity(0))
-    servers = [p for p in _children(root) if _children(p)]
+    servers = [p for p in children(root) if children(p)]
     for i, server in enumerate(servers):
         core = {cores[i % len(cores)]}
         for pid in tree(server):

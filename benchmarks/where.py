@@ -33,7 +33,7 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 sys.path.insert(0, str(HERE))
-from procs import free_port, stop_all, tree, wait_idle  # noqa: E402
+from procs import children, free_port, stop_all, tree, wait_idle  # noqa: E402
 from run import BIN, FRESH_LUA, query_mix, wait_up  # noqa: E402
 
 #: --query: the short names of run.py's query mix
@@ -57,31 +57,24 @@ def library(dso: str) -> str:
     return "other"
 
 
+def _threads(pid: int) -> list[int]:
+    try:
+        return [int(t) for t in os.listdir(f"/proc/{pid}/task")]
+    except OSError:  # gone meanwhile
+        return []
+
+
 def roles(server: int, wrk: int) -> dict[int, str]:
-    """Thread id -> role, read from /proc while the load runs."""
-    out: dict[int, str] = {}
-    for pid in tree(server):
-        try:
-            tids = [int(t) for t in os.listdir(f"/proc/{pid}/task")]
-            with open(f"/proc/{pid}/stat") as f:
-                ppid = int(f.read().rsplit(")", 1)[1].split()[1])
-        except (OSError, ValueError):
-            continue
-        # granian's main process -> server processes (event loop + granian's threads) -> workers
-        depth = 0 if pid == server else 1 if ppid == server else 2
-        for tid in tids:
-            if depth == 1:
-                out[tid] = "server loop" if tid == pid else "granian threads"
-            elif depth == 2:
-                out[tid] = "query workers"
-            else:
-                out[tid] = "other"
-    for tid in tree(wrk):
-        try:
-            for t in os.listdir(f"/proc/{tid}/task"):
-                out[int(t)] = "wrk"
-        except OSError:
-            continue
+    """Thread id -> role, read from /proc while the load runs: granian's main process, its
+    server processes (the event loop and granian's threads), and their workers."""
+    out = {tid: "other" for tid in _threads(server)}
+    for proc in children(server):
+        for tid in _threads(proc):
+            out[tid] = "server loop" if tid == proc else "granian threads"
+        for worker in tree(proc)[1:]:
+            out.update({tid: "query workers" for tid in _threads(worker)})
+    for pid in tree(wrk):
+        out.update({tid: "wrk" for tid in _threads(pid)})
     return out
 
 

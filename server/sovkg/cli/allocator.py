@@ -40,8 +40,9 @@ class Allocator:
     package: str
 
 
-#: in the order ``auto`` prefers them (tcmalloc measured faster than jemalloc here)
-ALLOCATORS = (
+#: the allocators that are preloaded, in the order ``auto`` prefers them (tcmalloc measured
+#: faster than jemalloc here); ``sovkg.config.ALLOCATORS`` adds ``auto`` and ``system``
+PRELOADABLE = (
     Allocator("tcmalloc", "tcmalloc_minimal", "libtcmalloc-minimal4"),
     Allocator("jemalloc", "jemalloc", "libjemalloc2"),
 )
@@ -68,7 +69,7 @@ def choose(
     that is not installed."""
     if setting == "system":
         return Choice(None, None, "the system's malloc")
-    wanted = [a for a in ALLOCATORS if setting in ("auto", a.name)]
+    wanted = [a for a in PRELOADABLE if setting in ("auto", a.name)]
     if platform != "linux":
         if setting != "auto":
             raise SettingsError(f"--allocator {setting} (SOVKG_ALLOCATOR) works on Linux only")

@@ -42,7 +42,9 @@ def serve(args: argparse.Namespace) -> int:
     settings choose: this process may first start again with it, see ``sovkg.cli.allocator``)."""
     settings = Settings.from_env(overrides_from(vars(args)))
     require_parser(settings.http)
-    malloc = allocator.ensure(allocator.choose(settings.allocator), getattr(args, "argv", []))
+    malloc = allocator.ensure(
+        allocator.choose(settings.allocator), getattr(args, "argv", None) or sys.argv[1:]
+    )
     started = time.perf_counter()
     try:
         store, note = _backend_data(settings) if settings.backend else _local_data(settings)
