@@ -50,8 +50,8 @@ def test_system_and_other_platforms_keep_the_c_library_malloc() -> None:
 
 
 def test_the_setting_is_checked_like_every_other() -> None:
-    assert Settings.from_env(env={}).allocator == "system"
-    assert Settings.from_env(env={"SOVKG_ALLOCATOR": "auto"}).allocator == "auto"
+    assert Settings.from_env(env={}).allocator == "auto"
+    assert Settings.from_env(env={"SOVKG_ALLOCATOR": "system"}).allocator == "system"
     with pytest.raises(SettingsError, match="must be one of auto, tcmalloc, jemalloc, system"):
         Settings.from_env(env={"SOVKG_ALLOCATOR": "glibc"})
     r = run_sovkg("serve", "--allocator", "glibc")
@@ -82,12 +82,39 @@ def test_it_starts_again_with_the_same_arguments(monkeypatch: pytest.MonkeyPatch
     assert note == "the system's malloc (/nowhere/libtcmalloc_minimal.so could not be preloaded)"
 
 
+def test_tcmalloc_returns_freed_memory_unless_told_otherwise(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The restart preloads the library and gives tcmalloc its tuning, without overriding a
+    value the environment has."""
+    started: list[dict[str, str]] = []
+
+    def execve(path: str, args: list[str], env: dict[str, str]) -> None:
+        started.append(env)
+        raise SystemExit(0)
+
+    monkeypatch.setattr("sovkg.cli.allocator.os.execve", execve)
+    monkeypatch.delenv(RESTARTED_ENV, raising=False)
+    monkeypatch.delenv("TCMALLOC_AGGRESSIVE_DECOMMIT", raising=False)
+    choice = choose("tcmalloc", find=lambda name: "/x/libtcmalloc_minimal.so.4", platform="linux")
+    with pytest.raises(SystemExit):
+        ensure(choice, ["serve"])
+    assert started[-1]["LD_PRELOAD"].startswith("/x/libtcmalloc_minimal.so.4")
+    assert started[-1]["TCMALLOC_AGGRESSIVE_DECOMMIT"] == "true"
+    assert started[-1][RESTARTED_ENV] == "1"
+    monkeypatch.setenv("TCMALLOC_AGGRESSIVE_DECOMMIT", "false")
+    with pytest.raises(SystemExit):
+        ensure(choice, ["serve"])
+    assert started[-1]["TCMALLOC_AGGRESSIVE_DECOMMIT"] == "false"
+
+
 def _maps(pid: int) -> str:
     return Path(f"/proc/{pid}/maps").read_text()
 
 
-def _serve_and_look(*args: str) -> tuple[str, list[str]]:
-    """Start a real server, query it, and give its start-up line and each process's maps."""
+def _serve_and_look(*args: str) -> tuple[str, list[str], list[bytes]]:
+    """Start a real server, query it, and give its start-up line and each process's maps
+    and environment."""
     server = LiveServer("--no-access-log", "--no-validate", *args)
     try:
         server.wait_ready()
@@ -97,23 +124,26 @@ def _serve_and_look(*args: str) -> tuple[str, list[str]]:
         workers = {w for p in descendants(server.proc.pid) for w in query_workers(p)}
         assert workers, "the server processes have query workers"
         maps = [_maps(p) for p in procs]
+        environs = [Path(f"/proc/{p}/environ").read_bytes() for p in procs]
     finally:
         server.stop()
     stderr = server.proc.stderr.read().decode() if server.proc.stderr else ""
     line = next(x for x in stderr.splitlines() if "serving on" in x)
-    return line, maps
+    return line, maps, environs
 
 
 @pytest.mark.live
-@pytest.mark.parametrize("setting", ["tcmalloc", "auto"])
-def test_the_server_and_its_workers_run_on_tcmalloc_when_asked(setting: str) -> None:
-    line, maps = _serve_and_look("--allocator", setting)
+@pytest.mark.parametrize("args", [("--allocator", "tcmalloc"), ()], ids=["tcmalloc", "default"])
+def test_the_server_and_its_workers_run_on_tcmalloc(args: tuple[str, ...]) -> None:
+    """Asked for, and by default (``auto``, with the library installed)."""
+    line, maps, environs = _serve_and_look(*args)
     assert f"memory allocator: tcmalloc ({TCMALLOC})" in line
     assert all(TCMALLOC in m for m in maps), "every process: the server and its workers"
+    assert all(b"\0TCMALLOC_AGGRESSIVE_DECOMMIT=true\0" in b"\0" + e for e in environs)
 
 
 @pytest.mark.live
-def test_by_default_the_server_keeps_the_c_library_malloc() -> None:
-    line, maps = _serve_and_look()
+def test_system_keeps_the_c_library_malloc() -> None:
+    line, maps, _ = _serve_and_look("--allocator", "system")
     assert "memory allocator: the system's malloc" in line
     assert not any("tcmalloc" in m for m in maps)

@@ -234,6 +234,47 @@ def test_top_limit_reads_only_the_outermost_query() -> None:
     assert top_limit("SELECT * {} LIMIT " + "9" * 5000) is None  # the parser's to refuse
 
 
+def _limit_from_tokens(query: str) -> int | None:
+    """The outermost LIMIT read from the whole token list (what ``top_limit`` reads from the
+    tokenizer's matches as they come)."""
+    toks = [t for t in tokens(query) if t.depth == 0]
+    for i, t in enumerate(toks):
+        if t.keyword != "LIMIT":
+            continue
+        digits, end = "", None
+        for d in toks[i + 1 :]:
+            if not d.text.isdigit() or (end is not None and d.start != end):
+                break
+            digits, end = digits + d.text, d.end
+        return int(digits) if 0 < len(digits) <= 18 else None
+    return None
+
+
+_LIMIT_PIECES = [
+    "LIMIT",
+    "limit",
+    " ",
+    "0",
+    "12",
+    "{",
+    "}",
+    "#",
+    "\n",
+    '"',
+    "'",
+    "<a>",
+    "<",
+    "?x",
+    "ex:",
+    ".",
+]
+
+
+@given(st.lists(st.sampled_from(_LIMIT_PIECES), max_size=30).map("".join))
+def test_top_limit_agrees_with_the_token_list(text: str) -> None:
+    assert top_limit(text) == _limit_from_tokens(text)
+
+
 def test_the_package_prefixes_travel_to_workers_by_name() -> None:
     """A query job travels as a tuple of plain values (``QueryJob.wire``) that carries the
     package's prefix table by name, not its twenty entries; any other table travels whole;

@@ -112,7 +112,7 @@ class Settings:
     #: the SHACL engine that validates the data at start (see sovkg.validation)
     shacl_engine: str = "shacl"
     #: the C memory allocator of the server and its workers (see sovkg.cli.allocator)
-    allocator: str = "system"
+    allocator: str = "auto"
 
     @classmethod
     def from_env(
@@ -497,9 +497,9 @@ OPTIONS: tuple[Option, ...] = (
         "--allocator",
         "SOVKG_ALLOCATOR",
         str,
-        "C memory allocator of the server and its workers: system (default; the C library's "
-        "malloc), tcmalloc (Debian: libtcmalloc-minimal4; faster GROUP BY, more memory), "
-        "jemalloc (libjemalloc2), or auto (tcmalloc, else jemalloc, else the system's)",
+        "C memory allocator of the server and its workers: auto (default: tcmalloc, else "
+        "jemalloc, else the system's), tcmalloc (Debian: libtcmalloc-minimal4; faster "
+        "engine-bound queries), jemalloc (libjemalloc2), or system (the C library's malloc)",
         choices=ALLOCATORS,
     ),
 )

@@ -8,15 +8,16 @@ can only be chosen when a process starts, so ``sovkg serve`` starts itself again
 the library in ``LD_PRELOAD``: the server processes and every worker (forked, or spawned with
 the same environment) then allocate with it.
 
-``--allocator`` (``SOVKG_ALLOCATOR``): ``system`` (the default) keeps the C library's malloc;
-``tcmalloc`` or ``jemalloc`` asks for one and refuses to start without it (the message names
-the Debian package); ``auto`` takes tcmalloc, else jemalloc, else the system's, whichever is
-installed. Only Linux is supported; elsewhere ``auto`` means the system's.
+``--allocator`` (``SOVKG_ALLOCATOR``): ``auto`` (the default) takes tcmalloc, else jemalloc,
+else the system's, whichever is installed; ``tcmalloc`` or ``jemalloc`` asks for one and
+refuses to start without it (the message names the Debian package); ``system`` keeps the C
+library's malloc. Only Linux is supported; elsewhere ``auto`` means the system's.
 
-It is not the default because it costs memory: at 10^7 quads the server's process tree held
-1.20x one copy of the data at start on tcmalloc, against 1.08x on the C library's malloc, and
-1.56x at worst with one query worker per process, past the 1.5x the server keeps to
-(``benchmarks/scale/SERVE.md``).
+tcmalloc keeps freed memory for reuse, and a server that loaded 10^7 quads held 1.20x one copy
+of the data at start on it, 1.56x at worst (against 1.08x and 1.38x on the C library's malloc).
+So it runs with ``TCMALLOC_AGGRESSIVE_DECOMMIT=true`` unless the environment says otherwise:
+freed spans go back to the system at once. That measured 1.09x at start and 1.22x at worst, at
+the same speed (``benchmarks/scale/SERVE.md``, ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
@@ -32,18 +33,25 @@ from sovkg.config import SettingsError
 
 @dataclass(frozen=True)
 class Allocator:
-    """A preloadable allocator: its name, the library's name for ``find_library``, and the
-    Debian package that installs it."""
+    """A preloadable allocator: its name, the library's name for ``find_library``, the
+    Debian package that installs it, and the settings it runs with (environment variables the
+    library reads, given unless the environment has them already)."""
 
     name: str
     library: str
     package: str
+    tuning: tuple[tuple[str, str], ...] = ()
 
 
 #: the allocators that are preloaded, in the order ``auto`` prefers them (tcmalloc measured
 #: faster than jemalloc here); ``sovkg.config.ALLOCATORS`` adds ``auto`` and ``system``
 PRELOADABLE = (
-    Allocator("tcmalloc", "tcmalloc_minimal", "libtcmalloc-minimal4"),
+    Allocator(
+        "tcmalloc",
+        "tcmalloc_minimal",
+        "libtcmalloc-minimal4",
+        (("TCMALLOC_AGGRESSIVE_DECOMMIT", "true"),),  # freed spans back to the system at once
+    ),
     Allocator("jemalloc", "jemalloc", "libjemalloc2"),
 )
 #: set in the environment of the process started again, so that it never starts a third
@@ -114,6 +122,8 @@ def ensure(choice: Choice, argv: list[str]) -> str:
         return f"the system's malloc ({choice.path} could not be preloaded)"
     env = dict(os.environ)
     env["LD_PRELOAD"] = " ".join(filter(None, [choice.path, env.get("LD_PRELOAD", "")]))
+    for name, value in choice.allocator.tuning:
+        env.setdefault(name, value)
     env[RESTARTED_ENV] = "1"
     sys.stdout.flush()
     sys.stderr.flush()

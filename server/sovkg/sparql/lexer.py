@@ -18,6 +18,7 @@ from __future__ import annotations
 import re
 from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
+from typing import NamedTuple
 
 from sovkg.errors import UsingConflictError
 
@@ -43,9 +44,9 @@ QUERY_FORMS = ("SELECT", "CONSTRUCT", "DESCRIBE", "ASK")
 ERROR_POSITION = re.compile(r"error at (\d+):(\d+)")
 
 
-@dataclass(frozen=True)
-class Token:
-    """One significant token: its kind, text, offset in the source, and brace depth."""
+class Token(NamedTuple):
+    """One significant token: its kind, text, offset in the source, and brace depth (a tuple:
+    built for every token of every query, it costs a third of a frozen dataclass)."""
 
     kind: str  # string, iri, var, word, other
     text: str
@@ -118,20 +119,41 @@ def declares_dataset(query: str) -> bool:
 
 def top_limit(query: str) -> int | None:
     """The LIMIT of the outermost query (at brace depth 0), None when it has none: a SELECT
-    with one gives at most that many rows, whatever the data."""
+    with one gives at most that many rows, whatever the data.
+
+    Read from the tokenizer's matches as they come, without building a token for each: every
+    fresh query with a LIMIT takes this path in its worker."""
     if "limit" not in query.lower():
         return None
-    toks = [t for t in tokens(query) if t.depth == 0]
-    for i, t in enumerate(toks):
-        if t.keyword != "LIMIT":
+    depth = 0
+    matches = _TOKEN.finditer(query)
+    for m in matches:
+        kind = m.lastgroup
+        if kind == "ws" or kind == "comment":
             continue
-        digits, end = "", None  # a number is one token per digit to this lexer
-        for d in toks[i + 1 :]:
-            if not d.text.isdigit() or (end is not None and d.start != end):
-                break
-            digits, end = digits + d.text, d.end
-        return int(digits) if 0 < len(digits) <= 18 else None  # longer: left to the parser
+        tok = m.group()
+        if tok == "{":
+            depth += 1
+        elif tok == "}":
+            depth = max(depth - 1, 0)
+        elif depth == 0 and kind == "word" and tok.upper() == "LIMIT":
+            return _limit_digits(matches)
     return None
+
+
+def _limit_digits(matches: Iterator[re.Match[str]]) -> int | None:
+    """The number right after a LIMIT, the last match taken from ``matches``: the digits
+    that follow it as one run (a number is one token per digit to this lexer), else None."""
+    digits, last = "", None
+    for m in matches:
+        kind = m.lastgroup
+        if kind == "ws" or kind == "comment":
+            continue
+        tok = m.group()
+        if not tok.isdigit() or (last is not None and m.start() != last):
+            break
+        digits, last = digits + tok, m.end()
+    return int(digits) if 0 < len(digits) <= 18 else None  # longer: left to the parser
 
 
 @dataclass(frozen=True)
