@@ -123,7 +123,7 @@ async def app_step(n: int, mode: str, offset: int, access_log: bool = True) -> d
     )
     while not started:
         await asyncio.sleep(0.01)
-    pool = app.state.engine.runner.inner
+    pool = app.state.engine.runner.inner.inner  # under the guard and the lookups in process
     if mode == "instant":
         kept: list[QueryOutput] = []
         real = pool.query

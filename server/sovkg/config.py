@@ -88,6 +88,8 @@ class Settings:
     #: URL prefixes that SERVICE and LOAD may call; empty = no outbound requests
     allow_service: tuple[str, ...] = ()
     access_log: bool = True
+    #: answer plain lookups on the server's store, without a query worker (sovkg.engine.inline)
+    inline_lookups: bool = True
     #: largest body POST /shacl reads (413 beyond it)
     shacl_max_bytes: int = 2 * MIB
     #: MiB each worker process (queries, updates, SHACL) may grow by; None: from the machine's
@@ -382,6 +384,16 @@ OPTIONS: tuple[Option, ...] = (
         "SOVKG_ACCESS_LOG",
         str,
         "do not log requests as JSON on stderr (SOVKG_ACCESS_LOG=0 alike)",
+        action="false",
+    ),
+    Option(
+        "inline_lookups",
+        "--no-inline-lookups",
+        "SOVKG_INLINE_LOOKUPS",
+        str,
+        "run every query on a query worker, plain lookups too (one triple pattern, DESCRIBE of "
+        "IRIs; by default answered in the server process within a small budget; "
+        "SOVKG_INLINE_LOOKUPS=0 alike)",
         action="false",
     ),
     Option(

@@ -10,6 +10,7 @@ from pyoxigraph import Store
 
 from sovkg.engine.bounds import MemorySettings, isolated_concurrency, worker_memory_mib
 from sovkg.engine.guarded import GuardedRunner
+from sovkg.engine.inline import InlineRunner
 from sovkg.engine.isolated import IsolatedRunner
 from sovkg.engine.jobs import Runner
 from sovkg.engine.pool import ProcessRunner
@@ -38,6 +39,9 @@ class RunnerSettings(Protocol):
     def store_path(self) -> Path | None: ...
 
     @property
+    def inline_lookups(self) -> bool: ...
+
+    @property
     def backend(self) -> str | None: ...
 
     @property
@@ -56,7 +60,8 @@ def guarded(inner: Runner, settings: RunnerSettings) -> GuardedRunner:
 
 def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
     """The runner for a server: a guarded process pool, or with ``query_workers`` 0 no
-    standing pool but a child forked for each query (an engine crash is contained either way)."""
+    standing pool but a child forked for each query (an engine crash is contained either way);
+    plain lookups answered on ``store`` in front of either, unless ``inline_lookups`` is off."""
     inner: Runner
     memory_mib = worker_memory_mib(settings) if isinstance(settings, MemorySettings) else None
     if settings.query_workers > 0:
@@ -78,6 +83,8 @@ def build_runner(store: Store, settings: RunnerSettings) -> GuardedRunner:
             memory_mib=memory_mib,
             concurrency=isolated_concurrency(),
         )
+    if settings.inline_lookups:
+        inner = InlineRunner(inner, store)
     return guarded(inner, settings)
 
 

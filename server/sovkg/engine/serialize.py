@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sys
 from collections.abc import Iterable
 from functools import lru_cache
 from itertools import islice
@@ -194,16 +195,23 @@ _ROW_MARKS: dict[QueryResultsFormat | RdfFormat, tuple[bytes, int]] = {
 
 class _Counting:
     """A file-like sink for pyoxigraph's serializers that counts rows by :data:`_ROW_MARKS`
-    as the bytes come, and gives up once the count passes ``max_rows``."""
+    as the bytes come, and gives up once the count passes ``max_rows`` (or the bytes
+    ``max_bytes``)."""
 
-    def __init__(self, fmt: QueryResultsFormat | RdfFormat, max_rows: int) -> None:
+    def __init__(
+        self, fmt: QueryResultsFormat | RdfFormat, max_rows: int, max_bytes: int | None = None
+    ) -> None:
         self.mark, self.rows = _ROW_MARKS.get(fmt, (b"", 0))
         self.max_rows = max_rows
+        self.bytes_left = sys.maxsize if max_bytes is None else max_bytes
         self.tail = b""  # the end of the last chunk: a mark may straddle two writes
         self.parts: list[bytes] = []
 
     def write(self, data: bytes) -> int:
         chunk = bytes(data)
+        self.bytes_left -= len(chunk)
+        if self.bytes_left < 0:
+            raise _Overflow
         if not self.mark:
             self.rows += len(chunk)
         else:
@@ -218,6 +226,32 @@ class _Counting:
 
     def flush(self) -> None:
         """Nothing is buffered here."""
+
+
+def within_budget(
+    result: QuerySolutions | QueryTriples | QueryBoolean, job: QueryJob, rows: int, size: int
+) -> QueryOutput | None:
+    """The result serialized by pyoxigraph, when it has at most ``rows`` rows (by the marks
+    of its syntax; in a syntax without them every byte may be a row) and ``size`` bytes, and
+    no more rows than ``job.max_rows``; None as soon as it might have more (the rows read until
+    then are what was spent: at most one chunk of pyoxigraph's writer past the budget)."""
+    if isinstance(result, QueryBoolean):
+        body = whole_output(result, job).body
+        return QueryOutput(body, job.result_format, "boolean", digest=digest(body))
+    fmt: QueryResultsFormat | RdfFormat = (
+        _results_format(job) if isinstance(result, QuerySolutions) else _rdf_format(job)
+    )
+    most = rows if fmt in _ROW_MARKS else size
+    if job.max_rows is not None:
+        most = min(most, job.max_rows)
+    sink = _Counting(fmt, most, size)
+    try:
+        result.serialize(cast(IO[bytes], sink), format=fmt)  # type: ignore[arg-type]
+    except _Overflow:
+        return None
+    media_type, kind = describe(result, job)
+    body = b"".join(sink.parts)
+    return QueryOutput(body, media_type, kind, digest=digest(body))
 
 
 def within_row_limit(result: Result, job: QueryJob, max_rows: int) -> QueryOutput | None:

@@ -60,17 +60,20 @@ class Token(NamedTuple):
         return self.text.upper() if self.kind == "word" and ":" not in self.text else ""
 
 
+_new_token = tuple.__new__  # a Token without its Python-level __new__ (a third of the cost)
+
+
 def tokens(text: str) -> Iterator[Token]:
     """The significant tokens of ``text`` (whitespace and comments dropped)."""
     depth = 0
     for m in _TOKEN.finditer(text):
         kind = m.lastgroup or "other"
-        if kind in ("ws", "comment"):
+        if kind == "ws" or kind == "comment":
             continue
         tok = m.group()
         if tok == "}":
-            depth = max(depth - 1, 0)
-        yield Token(kind, tok, m.start(), m.end(), depth)
+            depth = depth - 1 if depth else 0
+        yield _new_token(Token, (kind, tok, m.start(), m.end(), depth))
         if tok == "{":
             depth += 1
 
@@ -85,6 +88,13 @@ _PLAIN_FORM = re.compile(
     r"(SELECT|CONSTRUCT|DESCRIBE|ASK)(?![\w\-.:%\u00b7])",
     re.IGNORECASE,
 )
+
+
+def form_end(query: str) -> tuple[str, int] | None:
+    """The query form of a text that is a plain prologue and then the form (the common case),
+    with the offset just after the form's keyword; None for any other text."""
+    plain = _PLAIN_FORM.match(query)
+    return None if plain is None else (plain.group(1).upper(), plain.end())
 
 
 def query_form(query: str) -> str | None:
