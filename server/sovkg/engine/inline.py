@@ -29,9 +29,9 @@ from sovkg.engine.serialize import within_budget
 from sovkg.sparql.lookup import lookup_text
 
 #: most rows of a result answered here (in a syntax that marks its rows)
-ROWS = 1000
-#: most bytes of a result answered here
-BYTES = 16 * 1024
+ROWS = 500
+#: most bytes of a result answered here (every DESCRIBE of the shipped graph has fewer)
+BYTES = 8 * 1024
 
 
 def answer_here(

@@ -18,18 +18,23 @@ What is accepted, on the tokens of ``sovkg.sparql.lexer`` (keywords in any case)
     triple   := (IRI | pname | var) (IRI | pname | 'a' | var) (IRI | pname | var | literal)
     literal  := string ('@' lang | '^^' (IRI | pname))?
 
-with every variable of the triple a different one. Anything else (a dataset clause, a number, a
-blank node, a ``\\u`` escape, a text longer than :data:`MAX_LENGTH`) is not a lookup. That is
-only ever a cost: the query then runs on a query worker like any other. The parser still has the
-last word: a text accepted here that Oxigraph reads otherwise, or not at all, goes to a worker.
+with every variable of the triple a different one, and every projected variable one of the
+triple's. Anything else (a dataset clause, a number, a blank node, a ``\\u`` escape, a text
+longer than :data:`MAX_LENGTH` or :data:`MAX_QUERY_PART` after the form's keyword) is not a
+lookup. That is only ever a cost: the query then runs on a query worker like any other. The
+parser still has the last word: a text accepted here that Oxigraph reads otherwise, or not at
+all, goes to a worker.
 """
 
 from __future__ import annotations
 
 from sovkg.sparql.lexer import Token, form_end, tokens
 
-#: longer texts are not looked at (the prologue of a query page can be long; this is not)
-MAX_LENGTH = 4096
+#: longer texts are not looked at (the prologue, read by one regular expression, can be long)
+MAX_LENGTH = 8192
+#: nor texts whose part after the form's keyword is longer (that part is tokenized: at most
+#: this many tokens, about 0.3 µs each)
+MAX_QUERY_PART = 512
 #: words no lookup has: a text with one anywhere (inside a word, an IRI or a string too) is
 #: rejected before it is tokenized, so that a query that is no lookup costs a search, not a
 #: reading (substring tests of the lower-cased text: a regular expression cost 5-10 µs)
@@ -62,7 +67,12 @@ def _number(toks: list[Token], i: int) -> tuple[int, int] | None:
     """The number written by the digit tokens from ``i`` (one token per digit to the lexer),
     and the index after them."""
     digits, end = "", None
-    while i < len(toks) and toks[i].text.isdigit() and (end is None or toks[i].start == end):
+    while (
+        i < len(toks)
+        and len(digits) <= 18
+        and toks[i].text.isdigit()
+        and (end is None or toks[i].start == end)
+    ):
         digits, end = digits + toks[i].text, toks[i].end
         i += 1
     if not 0 < len(digits) <= 18:
@@ -130,6 +140,8 @@ def lookup_text(query: str, max_offset: int = 0) -> str | None:
     if found is None:
         return None
     form, start = found
+    if len(query) - start > MAX_QUERY_PART:
+        return None
     toks = list(tokens(query[start:]))
     if form == "DESCRIBE":
         return query if not braces and toks and all(_term(t) for t in toks) else None
@@ -148,7 +160,10 @@ def lookup_text(query: str, max_offset: int = 0) -> str | None:
     read = _pattern(toks, i)
     if read is None:
         return None
-    variables, i = read
+    variables, end = read
+    if {t.text[1:] for t in toks[:i] if t.kind == "var"} - {v.text[1:] for v in variables}:
+        return None  # a column the triple never binds: a row of it could be a byte long
+    i = end
     if form == "ASK":
         return query if i == len(toks) else None
     if not _modifiers(toks, i, max_offset):
