@@ -58,9 +58,11 @@ def main() -> None:
         for i in range(args.triples)
     )
     graph = open_store(None, [])
-    prologue = "PREFIX a: <http://example.org/>\n" * ((MAX_LENGTH - MAX_QUERY_PART) // 32)
     part = " ?s { ?s ?p ?o } LIMIT 1 OFFSET 1"
-    longest = prologue + "SELECT" + part + " #" * ((MAX_QUERY_PART - len(part)) // 2)
+    part += " #" * ((MAX_QUERY_PART - len(part)) // 2)  # one token per two characters
+    line = "PREFIX a: <http://example.org/>\n"
+    longest = line * ((MAX_LENGTH - len(part) - len("SELECT")) // len(line)) + "SELECT" + part
+    assert lookup_text(longest, max_offset=ROWS) is not None
     select = f"SELECT ?o {{ <{HUB}> ?p ?o }}"
     cases: list[tuple[str, Callable[[], object]]] = [
         (

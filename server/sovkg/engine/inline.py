@@ -8,7 +8,8 @@ and nothing makes a step skip rows. So it runs here, on the event loop, with a b
 :data:`ROWS` rows and :data:`BYTES` bytes of its serialized result (and no more rows than the
 server's row limit). Past either, it is dropped and runs on a worker like any other query. The
 most it can cost this process is the budget plus one chunk of pyoxigraph's writer (8 KiB):
-about 1 ms, measured with the most compact rows there are. Its memory is that too. Any error
+0.2-0.4 ms of the event loop, 1.5 ms at worst, with the most compact rows there are
+(``benchmarks/bounds/INLINE.md``). Its memory is that too. Any error
 (a syntax error the worker would report the same way, a panic the parser raised) also sends
 the query on, so the client always gets the worker's answer or the worker's error.
 
