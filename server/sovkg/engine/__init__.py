@@ -8,6 +8,8 @@ limit). A *runner* decides where they run:
 - ``threads.ThreadRunner``: a thread pool of this process (pyoxigraph releases the GIL);
 - ``pool.ProcessRunner``: worker processes (``worker``) that are killed at the time limit;
 - ``remote.RemoteRunner``: another SPARQL store over HTTP (``sovkg serve --backend``);
+- ``inline.InlineRunner``: in front of a local pool, plain lookups answered on this process's
+  own store within a small budget (``sovkg.sparql.lookup`` says which queries those are);
 - ``guarded.GuardedRunner``: in front of any of them, the SERVICE/LOAD guard and the row limit.
 
 ``build`` assembles the runner a server's settings ask for; :class:`Engine` is what the HTTP
