@@ -16,8 +16,8 @@ library's malloc. Only Linux is supported; elsewhere ``auto`` means the system's
 tcmalloc keeps freed memory for reuse, and a server that loaded 10^7 quads held 1.20x one copy
 of the data at start on it, 1.56x at worst (against 1.08x and 1.38x on the C library's malloc).
 So it runs with ``TCMALLOC_AGGRESSIVE_DECOMMIT=true`` unless the environment says otherwise:
-freed spans go back to the system at once. That measured 1.09x at start and 1.22x at worst, at
-the same speed (``benchmarks/scale/SERVE.md``, ``benchmarks/RESULTS.md``).
+freed spans go back to the system at once. That measured 1.09x at start and 1.22-1.28x at
+worst, at the same speed (``benchmarks/scale/SERVE.md``, ``benchmarks/RESULTS.md``).
 """
 
 from __future__ import annotations
