@@ -12,6 +12,7 @@ import hashlib
 import json
 import sys
 from collections.abc import Iterable
+from dataclasses import replace
 from functools import lru_cache
 from itertools import islice
 from typing import IO, Any, cast
@@ -238,20 +239,34 @@ def within_budget(
     if isinstance(result, QueryBoolean):
         body = whole_output(result, job).body
         return QueryOutput(body, job.result_format, "boolean", digest=digest(body))
-    fmt: QueryResultsFormat | RdfFormat = (
-        _results_format(job) if isinstance(result, QuerySolutions) else _rdf_format(job)
-    )
+    fmt = _format_of(result, job)
     most = rows if fmt in _ROW_MARKS else size
     if job.max_rows is not None:
         most = min(most, job.max_rows)
-    sink = _Counting(fmt, most, size)
+    out = _counted(result, job, fmt, _Counting(fmt, most, size))
+    return None if out is None else replace(out, digest=digest(out.body))
+
+
+def _format_of(
+    result: QuerySolutions | QueryTriples, job: QueryJob
+) -> QueryResultsFormat | RdfFormat:
+    """The syntax the job asks for this kind of result."""
+    return _results_format(job) if isinstance(result, QuerySolutions) else _rdf_format(job)
+
+
+def _counted(
+    result: QuerySolutions | QueryTriples,
+    job: QueryJob,
+    fmt: QueryResultsFormat | RdfFormat,
+    sink: _Counting,
+) -> QueryOutput | None:
+    """The result serialized by pyoxigraph into ``sink``; None when the sink gave up."""
     try:
         result.serialize(cast(IO[bytes], sink), format=fmt)  # type: ignore[arg-type]
     except _Overflow:
         return None
     media_type, kind = describe(result, job)
-    body = b"".join(sink.parts)
-    return QueryOutput(body, media_type, kind, digest=digest(body))
+    return QueryOutput(b"".join(sink.parts), media_type, kind)
 
 
 def within_row_limit(result: Result, job: QueryJob, max_rows: int) -> QueryOutput | None:
@@ -265,16 +280,8 @@ def within_row_limit(result: Result, job: QueryJob, max_rows: int) -> QueryOutpu
     """
     if not isinstance(result, QuerySolutions | QueryTriples):
         return None
-    media_type, kind = describe(result, job)
-    fmt: QueryResultsFormat | RdfFormat = (
-        _results_format(job) if isinstance(result, QuerySolutions) else _rdf_format(job)
-    )
-    sink = _Counting(fmt, max_rows)
-    try:
-        result.serialize(cast(IO[bytes], sink), format=fmt)  # type: ignore[arg-type]
-    except _Overflow:
-        return None
-    return QueryOutput(b"".join(sink.parts), media_type, kind)
+    fmt = _format_of(result, job)
+    return _counted(result, job, fmt, _Counting(fmt, max_rows))
 
 
 def write_result(
