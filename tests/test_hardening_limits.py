@@ -29,6 +29,7 @@ from sovkg.app import create_app
 from sovkg.config import Settings
 from sovkg.engine import QueryJob, execute_query
 from sovkg.engine.serialize import within_row_limit
+from sovkg.http import accesslog
 from sovkg.http.accesslog import ACCESS_LOGGER, redact_query_string
 from sovkg.http.compress import GZIP_ABOVE
 from sovkg.http.front import Front
@@ -260,6 +261,19 @@ def test_redaction_blanks_token_like_parameters() -> None:
     redacted = redact_query_string(b"query=ASK%7B%7D&access_token=s3cret&API_KEY=k&x=1")
     assert "s3cret" not in redacted and "=k&" not in redacted
     assert "query=ASK" in redacted and "x=1" in redacted
+
+
+def test_the_logged_query_string_is_remembered_redacted_and_bounded() -> None:
+    """A repeated query string's logged form is formatted once and kept redacted; the memory
+    of them never holds more than its bound, however many differ."""
+    raw = b"query=ASK&session_id=hunter2"
+    first = accesslog._logged_query(raw)
+    assert "hunter2" not in first and json.loads(first).startswith("query=ASK")
+    assert accesslog._logged_query(raw) is first  # remembered, not formatted again
+    for i in range(accesslog._LOGGED_MAX * 2 + 5):
+        assert json.loads(accesslog._logged_query(b"query=ASK&x=%d" % i)).endswith(f"x={i}")
+        assert len(accesslog._logged) <= accesslog._LOGGED_MAX
+    assert "hunter2" not in accesslog._logged_query(raw)
 
 
 def test_access_log_is_one_json_object_per_request_without_secrets(caplog) -> None:

@@ -151,6 +151,11 @@ def test_cache_hits_on_direct_routes_carry_the_safety_headers(content_type, has_
         status, headers = _start(sent)
         assert status == 200 and headers[b"x-content-type-options"] == b"nosniff"
         assert (b"content-security-policy" in headers) is has_csp
+        # stored with them on, a hit sends each of them once, not once more per replay
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        names = [k for k, _ in start["headers"]]
+        assert names.count(b"x-content-type-options") == 1
+        assert names.count(b"content-security-policy") == int(has_csp)
     etag = _start(first)[1][b"etag"]
     not_modified, _ = _call(
         front, _scope("/sparql", query=b"query=ASK{}", headers=[(b"if-none-match", etag)])
@@ -200,3 +205,18 @@ def test_the_serving_app_freezes_what_it_holds_out_of_the_collector() -> None:
     finally:
         app.state.engine.close()
         gc.unfreeze()
+
+
+def test_the_access_log_records_what_a_hit_sent(caplog) -> None:
+    """A hit leaves past the reply's own ``send`` (its headers were secured when stored), and
+    its status and body bytes still reach the log: 200 with the body, 304 and HEAD with none."""
+    caplog.set_level(logging.INFO, logger=ACCESS_LOGGER)
+    body = b"x" * 123
+    front = Front(Handler(body), cache=Cache(lambda: 0))
+    for _ in range(3):  # a first sighting, the stored answer, a hit
+        sent, _ = _call(front, _scope("/page"))
+    etag = _start(sent)[1][b"etag"]
+    _call(front, _scope("/page", headers=[(b"if-none-match", etag)]))
+    _call(front, _scope("/page", method="HEAD"))
+    logged = [(r["status"], r["bytes"]) for r in _records(caplog)]
+    assert logged == [(200, 123), (200, 123), (200, 123), (304, 0), (200, 0)]

@@ -270,7 +270,9 @@ class WorkerPool:
         self._closed = False
         self._snapshots: Path | None = None
         self._snapshot: Path | None = None
-        self._memory_task: asyncio.Task[None] | None = None
+        #: the next check of the idle workers' memory (a timer, not a task that sleeps: a
+        #: sleeping task left on a loop that closed was reported destroyed while pending)
+        self._memory_check: asyncio.TimerHandle | None = None
         self._checks: set[asyncio.Task[None]] = set()  # memory looks after slow jobs
         if on_disk:
             self._snapshots = Path(tempfile.mkdtemp(prefix="sovkg-snapshots-"))
@@ -339,9 +341,7 @@ class WorkerPool:
         loop = asyncio.get_running_loop()
         if self._loop is loop:
             return
-        if self._memory_task is not None:
-            with contextlib.suppress(RuntimeError):  # its loop may be closed already
-                self._memory_task.cancel()
+        self._stop_memory_check()
         self._loop = loop
         self._writer = asyncio.Lock()
         self._idle.clear()
@@ -352,7 +352,7 @@ class WorkerPool:
                 w = self._start_worker()
                 self._workers.add(w)
             loop.create_task(self._admit(w))
-        self._memory_task = loop.create_task(self._watch_memory())
+        self._arm_memory_check()
 
     async def _admit(self, worker: Worker) -> None:
         """Wait until a new worker is ready, then give it work (or replace it if it failed)."""
@@ -538,14 +538,34 @@ class WorkerPool:
         assert self._loop is not None
         self._loop.create_task(self._admit(new))
 
-    async def _watch_memory(self) -> None:
-        """Recycle forked workers whose private memory passed the budget (checked when idle)."""
-        if self.on_disk or not self.recycle_bytes:
+    def _arm_memory_check(self) -> None:
+        """Check the idle forked workers' memory in ``MEMORY_CHECK_SECONDS`` (see below)."""
+        if self.on_disk or not self.recycle_bytes or self._closed or self._loop is None:
             return
-        while not self._closed:
-            await asyncio.sleep(MEMORY_CHECK_SECONDS)
+        self._memory_check = self._loop.call_later(MEMORY_CHECK_SECONDS, self._check_memory)
+
+    def _stop_memory_check(self) -> None:
+        if self._memory_check is not None:
+            self._memory_check.cancel()
+            self._memory_check = None
+
+    def _check_memory(self) -> None:
+        """Recycle forked workers whose private memory passed the budget (checked when idle),
+        then check again later."""
+        self._memory_check = None
+        if self._closed or self._loop is None:
+            return
+        if not self._idle:
+            self._arm_memory_check()
+            return
+        self._loop.create_task(self._recycle_idle())
+
+    async def _recycle_idle(self) -> None:
+        try:
             for w in list(self._idle):
                 await self._recycle_if_large(w)
+        finally:
+            self._arm_memory_check()
 
     async def _recycle_if_large(self, worker: Worker) -> None:
         """Fork an idle worker anew if its private memory passed the budget. The kernel walks
@@ -620,9 +640,7 @@ class WorkerPool:
         if self._closed:
             return
         self._closed = True
-        if self._memory_task is not None:
-            with contextlib.suppress(RuntimeError):  # its loop may be closed already
-                self._memory_task.cancel()
+        self._stop_memory_check()
         for w in list(self._workers):
             self._discard(w)
         for waiter in self._waiters:

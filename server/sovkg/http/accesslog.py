@@ -44,6 +44,21 @@ def redact_query_string(raw: bytes) -> str:
     return urlencode([(k, "***" if _SECRET_NAME.search(k) else v) for k, v in pairs])[:_LOG_LIMIT]
 
 
+#: the logged form of recent query strings (a repeated request formats its own once)
+_logged: dict[bytes, str] = {}
+_LOGGED_MAX = 1024
+
+
+def _logged_query(raw: bytes) -> str:
+    """The JSON string literal of ``raw``, redacted and cut to the log's limit."""
+    text = _logged.get(raw)
+    if text is None:
+        if len(_logged) >= _LOGGED_MAX:
+            _logged.clear()
+        text = _logged[raw] = _js(redact_query_string(raw))
+    return text
+
+
 _stamp: tuple[int, str] = (0, "")
 
 
@@ -63,7 +78,7 @@ def log_line(scope: Scope, status: int, size: int, started: float) -> str:
     return (
         f'{{"ts": "{_timestamp()}", "method": {_js(scope.get("method", ""))}, '
         f'"path": {_js(scope.get("path", "")[:_LOG_LIMIT])}, '
-        f'"query": {_js(redact_query_string(scope.get("query_string", b"")))}, '
+        f'"query": {_logged_query(scope.get("query_string", b""))}, '
         f'"status": {int(status)}, '
         f'"ms": {round((time.perf_counter() - started) * 1000, 1)}, '
         f'"bytes": {int(size)}, '

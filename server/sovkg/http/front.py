@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Mapping
+from functools import partial
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -29,10 +30,11 @@ class _Reply:
     """The ``send`` every response leaves through: safety headers on its start, and its status
     and body size for the access log."""
 
-    __slots__ = ("_send", "csp", "size", "status")
+    __slots__ = ("csp", "raw", "size", "status")
 
     def __init__(self, send: Send, csp: bytes) -> None:
-        self._send = send
+        #: the server's own ``send``, for answers whose headers are already secured
+        self.raw = send
         self.csp = csp
         self.status = 0
         self.size = 0
@@ -45,7 +47,7 @@ class _Reply:
             message = {**message, "headers": headers}
         elif kind == "http.response.body":
             self.size += len(message.get("body", b""))
-        await self._send(message)
+        await self.raw(message)
 
 
 class Front:
@@ -67,6 +69,8 @@ class Front:
         self.csp = csp.encode("latin-1")
         self.access_log = access_log
         self.cache = cache
+        if cache is not None:  # stored with the safety headers on: a hit sends them as stored
+            cache.seal = partial(secured, csp=self.csp)
         self.direct = dict(direct or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -77,7 +81,7 @@ class Front:
         reply = _Reply(send, self.csp)
         failed = False
         try:
-            await self._answer(scope, receive, reply.send)
+            await self._answer(scope, receive, reply)
         except BaseException as e:
             failed = True
             if isinstance(e, Exception) and not reply.status:
@@ -90,7 +94,8 @@ class Front:
                 status = reply.status or (500 if failed else 0)
                 accesslog.record(scope, status, reply.size, started)
 
-    async def _answer(self, scope: Scope, receive: Receive, send: Send) -> None:
+    async def _answer(self, scope: Scope, receive: Receive, reply: _Reply) -> None:
+        send = reply.send
         limits = self.limits
         try:
             if limits.check(scope):
@@ -107,7 +112,7 @@ class Front:
             await handler(scope, receive, send)
             return
         key, generation, entry = found
-        if entry is not None:
-            await cache.replay(scope, entry, send)
+        if entry is not None:  # its headers were secured when it was stored
+            reply.status, reply.size = await cache.replay(scope, entry, reply.raw)
             return
         await handler(scope, receive, cache.filling(scope, key, generation, send))
