@@ -10,6 +10,7 @@ import asyncio
 import hashlib
 import json
 import logging
+import time
 
 import pytest
 from hypothesis import given, settings
@@ -263,17 +264,30 @@ def test_redaction_blanks_token_like_parameters() -> None:
     assert "query=ASK" in redacted and "x=1" in redacted
 
 
-def test_the_logged_query_string_is_remembered_redacted_and_bounded() -> None:
-    """A repeated query string's logged form is formatted once and kept redacted; the memory
-    of them never holds more than its bound, however many differ."""
+def test_a_logged_request_is_remembered_redacted_and_bounded() -> None:
+    """A repeated request's logged method, path and query string are formatted once and kept
+    redacted; the memory of them never holds more than its bound, however many differ."""
+
+    def members(raw: bytes) -> dict:
+        return json.loads("{" + accesslog._logged_request("GET", "/sparql", raw) + '"end": 1}')
+
     raw = b"query=ASK&session_id=hunter2"
-    first = accesslog._logged_query(raw)
-    assert "hunter2" not in first and json.loads(first).startswith("query=ASK")
-    assert accesslog._logged_query(raw) is first  # remembered, not formatted again
-    for i in range(accesslog._LOGGED_MAX * 2 + 5):
-        assert json.loads(accesslog._logged_query(b"query=ASK&x=%d" % i)).endswith(f"x={i}")
-        assert len(accesslog._logged) <= accesslog._LOGGED_MAX
-    assert "hunter2" not in accesslog._logged_query(raw)
+    first = accesslog._logged_request("GET", "/sparql", raw)
+    assert "hunter2" not in first and members(raw)["query"].startswith("query=ASK")
+    assert accesslog._logged_request("GET", "/sparql", raw) is first  # not formatted again
+    assert members(raw)["path"] == "/sparql" and members(raw)["method"] == "GET"
+    for i in range(accesslog._REMEMBERED * 2 + 5):
+        assert members(b"query=ASK&x=%d" % i)["query"].endswith(f"x={i}")
+        assert len(accesslog._requests) <= accesslog._REMEMBERED
+    assert "hunter2" not in accesslog._logged_request("GET", "/sparql", raw)
+
+
+def test_a_log_line_is_json_for_any_client_and_duration() -> None:
+    scope = {"method": "GET", "path": '/a"b', "query_string": b"q=%22", "client": ('::1"', 1)}
+    line = json.loads(accesslog.log_line(scope, 200, 5, time.perf_counter() - 12.34567))
+    assert line["client"] == '::1"' and line["path"] == '/a"b' and line["bytes"] == 5
+    assert isinstance(line["ms"], float) and abs(line["ms"] - 12345.7) < 1000
+    assert json.loads(accesslog.log_line({}, 0, 0, time.perf_counter()))["client"] is None
 
 
 def test_access_log_is_one_json_object_per_request_without_secrets(caplog) -> None:

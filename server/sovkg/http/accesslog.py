@@ -44,18 +44,34 @@ def redact_query_string(raw: bytes) -> str:
     return urlencode([(k, "***" if _SECRET_NAME.search(k) else v) for k, v in pairs])[:_LOG_LIMIT]
 
 
-#: the logged form of recent query strings (a repeated request formats its own once)
-_logged: dict[bytes, str] = {}
-_LOGGED_MAX = 1024
+#: the logged form of recent requests' method, path and query string, and of recent clients:
+#: a repeated request formats its own once (bounded: cleared when full)
+_requests: dict[tuple[str, str, bytes], str] = {}
+_clients: dict[str, str] = {}
+_REMEMBERED = 1024
 
 
-def _logged_query(raw: bytes) -> str:
-    """The JSON string literal of ``raw``, redacted and cut to the log's limit."""
-    text = _logged.get(raw)
+def _logged_request(method: str, path: str, raw_query: bytes) -> str:
+    """The log line's ``"method", "path", "query"`` members (the query string redacted, each
+    cut to the log's limit), with a trailing comma."""
+    key = (method, path, raw_query)
+    text = _requests.get(key)
     if text is None:
-        if len(_logged) >= _LOGGED_MAX:
-            _logged.clear()
-        text = _logged[raw] = _js(redact_query_string(raw))
+        if len(_requests) >= _REMEMBERED:
+            _requests.clear()
+        text = _requests[key] = (
+            f'"method": {_js(method)}, "path": {_js(path[:_LOG_LIMIT])}, '
+            f'"query": {_js(redact_query_string(raw_query))}, '
+        )
+    return text
+
+
+def _logged_client(host: str) -> str:
+    text = _clients.get(host)
+    if text is None:
+        if len(_clients) >= _REMEMBERED:
+            _clients.clear()
+        text = _clients[host] = _js(host)
     return text
 
 
@@ -73,16 +89,16 @@ def _timestamp() -> str:
 
 def log_line(scope: Scope, status: int, size: int, started: float) -> str:
     """The JSON object of one request, written out by hand: json.dumps of a whole dict cost
-    more than the rest of a cached answer; the strings are still escaped by json's C encoder."""
+    more than the rest of a cached answer; the strings are still escaped by json's C encoder,
+    once per distinct request (see ``_logged_request``)."""
     client = scope.get("client")
+    request = _logged_request(
+        scope.get("method", ""), scope.get("path", ""), scope.get("query_string", b"")
+    )
     return (
-        f'{{"ts": "{_timestamp()}", "method": {_js(scope.get("method", ""))}, '
-        f'"path": {_js(scope.get("path", "")[:_LOG_LIMIT])}, '
-        f'"query": {_logged_query(scope.get("query_string", b""))}, '
-        f'"status": {int(status)}, '
-        f'"ms": {round((time.perf_counter() - started) * 1000, 1)}, '
-        f'"bytes": {int(size)}, '
-        f'"client": {_js(client[0]) if client else "null"}}}'
+        f'{{"ts": "{_timestamp()}", {request}"status": {int(status)}, '
+        f'"ms": {(time.perf_counter() - started) * 1000:.1f}, "bytes": {int(size)}, '
+        f'"client": {_logged_client(client[0]) if client else "null"}}}'
     )
 
 
