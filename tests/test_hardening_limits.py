@@ -280,6 +280,9 @@ def test_a_logged_request_is_remembered_redacted_and_bounded() -> None:
         assert members(b"query=ASK&x=%d" % i)["query"].endswith(f"x={i}")
         assert len(accesslog._requests) <= accesslog._REMEMBERED
     assert "hunter2" not in accesslog._logged_request("GET", "/sparql", raw)
+    long = b"query=" + b"A" * accesslog._REMEMBERED_QUERY_BYTES + b"&token=hunter2"
+    assert "hunter2" not in accesslog._logged_request("GET", "/sparql", long)
+    assert ("GET", "/sparql", long) not in accesslog._requests  # too long to keep
 
 
 def test_a_log_line_is_json_for_any_client_and_duration() -> None:

@@ -49,6 +49,8 @@ def redact_query_string(raw: bytes) -> str:
 _requests: dict[tuple[str, str, bytes], str] = {}
 _clients: dict[str, str] = {}
 _REMEMBERED = 1024
+#: longer query strings are formatted every time, so the memory holds at most about 1.3 MiB
+_REMEMBERED_QUERY_BYTES = 1024
 
 
 def _logged_request(method: str, path: str, raw_query: bytes) -> str:
@@ -57,12 +59,14 @@ def _logged_request(method: str, path: str, raw_query: bytes) -> str:
     key = (method, path, raw_query)
     text = _requests.get(key)
     if text is None:
-        if len(_requests) >= _REMEMBERED:
-            _requests.clear()
-        text = _requests[key] = (
+        text = (
             f'"method": {_js(method)}, "path": {_js(path[:_LOG_LIMIT])}, '
             f'"query": {_js(redact_query_string(raw_query))}, '
         )
+        if len(raw_query) + len(path) <= _REMEMBERED_QUERY_BYTES:
+            if len(_requests) >= _REMEMBERED:
+                _requests.clear()
+            _requests[key] = text
     return text
 
 
