@@ -14,7 +14,7 @@ from urllib.parse import quote
 
 import httpx
 import pytest
-from hypothesis import HealthCheck, event, given, settings
+from hypothesis import HealthCheck, event, example, given, settings
 from hypothesis import strategies as st
 from sovkg.app import create_app
 from sovkg.config import Settings
@@ -209,6 +209,17 @@ FUZZ = settings(
 
 @FUZZ
 @given(req=requests())
+# found by this test: a trailing slash with an empty Host got a Location the client could not
+# read (the framework built it from the server's address)
+@example(
+    req={
+        "method": "GET",
+        "url": "/ontology/",
+        "params": [],
+        "headers": {"host": ""},
+        "content": None,
+    }
+)
 def test_no_request_gets_a_5xx_in_process(client, req) -> None:
     _check(client.request(**req))
 

@@ -26,6 +26,7 @@ from sovkg.http.front import Front
 from sovkg.http.limits import Limits
 from sovkg.routes import dumps, health, linkeddata, pages, reconcile, shacl, sparql, ui, void
 from sovkg.routes import store as graph_store
+from sovkg.routes.slashes import SlashRedirect
 
 # FastAPI ≥ 0.165 wraps every request in OpenTelemetry spans, metrics and logs (no-ops unless a
 # provider is configured, but they still cost tens of µs a request, more than a cached answer);
@@ -95,6 +96,8 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     for ld in (pages, linkeddata, dumps, void, shacl, reconcile):  # Linked Data publishing
         app.include_router(ld.router)
     ui.mount_static(app)
+    # a trailing slash too many or too few: redirected by a relative reference
+    app.router.default = SlashRedirect(app.router)
     app.front = {
         "limits": Limits(settings.max_body_bytes, settings.max_url_bytes, settings.body_timeout),
         "access_log": settings.access_log,

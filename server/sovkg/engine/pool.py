@@ -273,7 +273,6 @@ class WorkerPool:
         #: the next check of the idle workers' memory (a timer, not a task that sleeps: a
         #: sleeping task left on a loop that closed was reported destroyed while pending)
         self._memory_check: asyncio.TimerHandle | None = None
-        self._checks: set[asyncio.Task[None]] = set()  # memory looks after slow jobs
         if on_disk:
             self._snapshots = Path(tempfile.mkdtemp(prefix="sovkg-snapshots-"))
             self._publish()
@@ -516,9 +515,7 @@ class WorkerPool:
         if time.monotonic() - started > SLOW_JOB_SECONDS and not keep:
             # a long job may have read much of the store, whose pages it then holds privately
             # (oxigraph's memory store writes to what it reads): look now, not at the next tick
-            check = self._loop.create_task(self._recycle_if_large(worker))
-            self._checks.add(check)
-            check.add_done_callback(self._checks.discard)
+            self._look_at(worker)
         if kind == "update":
             worker.retire = True  # its copy now holds a trial of the update
         if reply[1] == "error" and keep:  # it could not get ready for the next job
@@ -551,33 +548,45 @@ class WorkerPool:
 
     def _check_memory(self) -> None:
         """Recycle forked workers whose private memory passed the budget (checked when idle),
-        then check again later."""
+        one after another, then check again later."""
         self._memory_check = None
         if self._closed or self._loop is None:
             return
-        if not self._idle:
-            self._arm_memory_check()
-            return
-        self._loop.create_task(self._recycle_idle())
+        waiting = list(self._idle)
 
-    async def _recycle_idle(self) -> None:
-        try:
-            for w in list(self._idle):
-                await self._recycle_if_large(w)
-        finally:
-            self._arm_memory_check()
+        def next_one() -> None:
+            if waiting and not self._closed:
+                self._look_at(waiting.pop(), then=next_one)
+            else:
+                self._arm_memory_check()
 
-    async def _recycle_if_large(self, worker: Worker) -> None:
-        """Fork an idle worker anew if its private memory passed the budget. The kernel walks
-        the whole mapping to answer (about 0.1 s at 10^7 quads), so the reading runs in a
-        thread, never on the event loop."""
-        if self.on_disk or not self.recycle_bytes or worker.dead:
+        next_one()
+
+    def _look_at(self, worker: Worker, then: Callable[[], None] | None = None) -> None:
+        """Fork an idle worker anew if its private memory passed the budget, then call
+        ``then``. The kernel walks the whole mapping to answer (about 0.1 s at 10^7 quads), so
+        the reading runs in a thread, never on the event loop. It is a future with a callback,
+        not a task: a loop closed while it reads leaves no task behind to be reported."""
+        if self.on_disk or not self.recycle_bytes or worker.dead or self._loop is None:
+            if then is not None:
+                then()
             return
-        size = await asyncio.to_thread(private_bytes, worker.pid)
-        if size > self.recycle_bytes and worker in self._idle:  # still idle: nobody waits
-            self._idle.remove(worker)
-            self.recycled += 1
-            self._replace(worker)
+        budget = self.recycle_bytes
+        reading = self._loop.run_in_executor(None, private_bytes, worker.pid)
+
+        def measured(done: asyncio.Future[int]) -> None:
+            try:
+                if done.cancelled() or done.exception() is not None:
+                    return
+                if done.result() > budget and worker in self._idle:
+                    self._idle.remove(worker)  # still idle: nobody waits for it
+                    self.recycled += 1
+                    self._replace(worker)
+            finally:
+                if then is not None:
+                    then()
+
+        reading.add_done_callback(measured)
 
     # -- the Runner protocol -----------------------------------------------------------------
 
