@@ -44,10 +44,9 @@ def redact_query_string(raw: bytes) -> str:
     return urlencode([(k, "***" if _SECRET_NAME.search(k) else v) for k, v in pairs])[:_LOG_LIMIT]
 
 
-#: the logged form of recent requests' method, path and query string, and of recent clients:
-#: a repeated request formats its own once (bounded: cleared when full)
+#: the logged form of recent requests' method, path and query string: a repeated request
+#: formats its own once (bounded: cleared when full)
 _requests: dict[tuple[str, str, bytes], str] = {}
-_clients: dict[str, str] = {}
 _REMEMBERED = 1024
 #: longer query strings are formatted every time, so the memory holds at most about 1.3 MiB
 _REMEMBERED_QUERY_BYTES = 1024
@@ -67,15 +66,6 @@ def _logged_request(method: str, path: str, raw_query: bytes) -> str:
             if len(_requests) >= _REMEMBERED:
                 _requests.clear()
             _requests[key] = text
-    return text
-
-
-def _logged_client(host: str) -> str:
-    text = _clients.get(host)
-    if text is None:
-        if len(_clients) >= _REMEMBERED:
-            _clients.clear()
-        text = _clients[host] = _js(host)
     return text
 
 
@@ -102,7 +92,7 @@ def log_line(scope: Scope, status: int, size: int, started: float) -> str:
     return (
         f'{{"ts": "{_timestamp()}", {request}"status": {int(status)}, '
         f'"ms": {(time.perf_counter() - started) * 1000:.1f}, "bytes": {int(size)}, '
-        f'"client": {_logged_client(client[0]) if client else "null"}}}'
+        f'"client": {_js(client[0]) if client else "null"}}}'
     )
 
 

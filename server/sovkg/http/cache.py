@@ -101,12 +101,11 @@ class Cache:
         max_bytes: int = 64 * 1024 * 1024,
         max_entry_bytes: int = 2 * 1024 * 1024,
         max_seen: int | None = None,
-        seal: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None,
     ) -> None:
         self.generation = generation
-        #: what a response's headers get before they are stored (the front's safety headers),
-        #: so that a hit sends them as they are
-        self.seal = seal
+        #: what a response's headers get before they are stored (the HTTP front sets its
+        #: safety headers here), so that a hit sends them as they are
+        self.seal: Callable[[list[tuple[bytes, bytes]]], list[tuple[bytes, bytes]]] | None = None
         self.max_bytes = max_bytes
         self.max_entry_bytes = max_entry_bytes
         #: how many first sightings are remembered (by default one per 4 KiB of the budget)

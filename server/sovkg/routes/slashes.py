@@ -10,6 +10,7 @@ client's, and under ``X-Forwarded-Prefix`` the path misses the prefix. A relativ
 
 from __future__ import annotations
 
+from starlette.responses import RedirectResponse
 from starlette.routing import Match, Router
 from starlette.types import Receive, Scope, Send
 
@@ -50,16 +51,6 @@ class SlashRedirect:
                     raw.decode("latin-1"), scope.get("query_string", b"").decode("latin-1")
                 )
                 if location is not None:
-                    await send(
-                        {
-                            "type": "http.response.start",
-                            "status": 307,
-                            "headers": [
-                                (b"location", location.encode("latin-1")),
-                                (b"content-length", b"0"),
-                            ],
-                        }
-                    )
-                    await send({"type": "http.response.body", "body": b""})
+                    await RedirectResponse(location, status_code=307)(scope, receive, send)
                     return
         await self.not_found(scope, receive, send)
