@@ -19,6 +19,7 @@ from sovkg.dataset import open_store
 from sovkg.engine import Engine
 from sovkg.engine.bounds import watch_parent
 from sovkg.engine.build import build_backend, build_runner
+from sovkg.engine.cores import pin_server
 from sovkg.errors import BackendTimeout, BackendUnavailable, ClientError, SovkgError
 from sovkg.http.accesslog import configure_access_log
 from sovkg.http.cache import Cache
@@ -144,6 +145,7 @@ def app_from_env() -> FastAPI:
     # granian does not end its workers when its own process is killed (SIGKILL, OOM): this
     # one goes then, and its query and SHACL workers with it (they watch it likewise)
     watch_parent(os.getppid())
+    pin_server()  # with several server processes, each keeps to a core (sovkg.engine.cores)
     settings = settings_from_json(os.environ[SETTINGS_ENV])
     store: Store | None
     if settings.backend:

@@ -59,6 +59,7 @@ def default_server_workers(values: Mapping[str, object]) -> int:
 #: the SHACL engines, the default first (sovkg.validation runs them)
 SHACL_ENGINES = ("shacl", "pyshacl")
 ALLOCATORS = ("auto", "tcmalloc", "jemalloc", "system")
+AFFINITIES = ("auto", "off")
 
 
 @dataclass(frozen=True)
@@ -115,6 +116,8 @@ class Settings:
     shacl_engine: str = "shacl"
     #: the C memory allocator of the server and its workers (see sovkg.cli.allocator)
     allocator: str = "auto"
+    #: "auto": several server processes each keep to a core of their own (sovkg.engine.cores)
+    cpu_affinity: str = "auto"
 
     @classmethod
     def from_env(
@@ -513,6 +516,15 @@ OPTIONS: tuple[Option, ...] = (
         "jemalloc, else the system's), tcmalloc (Debian: libtcmalloc-minimal4; faster "
         "engine-bound queries), jemalloc (libjemalloc2), or system (the C library's malloc)",
         choices=ALLOCATORS,
+    ),
+    Option(
+        "cpu_affinity",
+        "--cpu-affinity",
+        "SOVKG_CPU_AFFINITY",
+        str,
+        "auto (default): with several server processes, each keeps to a core of its own and "
+        "its workers run on any; off: the kernel places every process",
+        choices=AFFINITIES,
     ),
 )
 

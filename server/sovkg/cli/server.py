@@ -18,6 +18,7 @@ from starlette.types import ASGIApp
 
 from sovkg.app import serving_app, share_store
 from sovkg.config import SETTINGS_ENV, Settings, SettingsError, settings_to_json
+from sovkg.engine.cores import Slots, allowed_cores, share_slots, wanted
 from sovkg.http.protocols import H11, HTTPTOOLS
 
 #: h11's bound on the request line and headers
@@ -87,6 +88,9 @@ def run_granian(settings: Settings, store: Store | None) -> None:
     for several, forked processes that share the loaded store copy-on-write."""
     if settings.workers > 1:
         share_store(store)
+        cores = allowed_cores()
+        pinned = wanted(settings.cpu_affinity, settings.workers, cores)
+        share_slots(Slots(settings.workers, cores) if pinned else None)
         os.environ[SETTINGS_ENV] = settings_to_json(settings)
         Granian(
             "sovkg.app:app_from_env",

@@ -33,6 +33,7 @@ from typing import TypeVar
 from pyoxigraph import Store
 
 from sovkg.engine.bounds import MEMORY_EXIT_CODE, apply_worker_limits, death_error, watch_parent
+from sovkg.engine.cores import unpin_worker
 from sovkg.engine.execute import execute_query, execute_update
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
 from sovkg.errors import QueryTimeout, WorkersBusy
@@ -59,6 +60,7 @@ def _child(job: Callable[[], object], memory_mib: int | None, out: int, err: int
         os.closerange(3, keep[0])  # listening and client sockets, other children's pipes
         for low, high in zip(keep, [*keep[1:], 1 << 16], strict=True):
             os.closerange(low + 1, high)
+        unpin_worker()  # the query may run on any core, not only its server's
         watch_parent(os.getppid())
         apply_worker_limits(memory_mib)
         reply: tuple[str, object] = ("ok", job())

@@ -21,6 +21,7 @@ from sovkg.engine.bounds import (
     batch_scheduling,
     watch_parent,
 )
+from sovkg.engine.cores import unpin_worker
 from sovkg.engine.shacl_job import ShaclJob, run_shacl, warm_up
 from sovkg.errors import SovkgError
 
@@ -28,6 +29,7 @@ from sovkg.errors import SovkgError
 def worker_main(fd: int, parent: int, memory_mib: int) -> None:
     """Cap memory, warm up, then answer jobs until the socket closes."""
     signal.signal(signal.SIGINT, signal.SIG_IGN)
+    unpin_worker()  # a validation may run on any core, not only its server's
     batch_scheduling()  # validation does not preempt the server's event loop
     watch_parent(parent)
     apply_worker_limits(memory_mib or None)

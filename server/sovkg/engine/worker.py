@@ -42,6 +42,7 @@ from sovkg.engine.bounds import (
     batch_scheduling,
     watch_parent,
 )
+from sovkg.engine.cores import unpin_worker
 from sovkg.engine.execute import execute_query, execute_update
 from sovkg.engine.jobs import JobWire, OutputWire, QueryJob
 from sovkg.engine.serialize import digest
@@ -173,6 +174,7 @@ def serve(sock: socket.socket, store: Store) -> None:
 def _start(parent: int) -> None:
     signal.signal(signal.SIGINT, signal.SIG_IGN)  # Ctrl-C is the server's to handle
     signal.signal(signal.SIGTERM, signal.SIG_DFL)
+    unpin_worker()  # a job may run on any core, not only its server's
     batch_scheduling()  # a worker woken by a job does not preempt the server's event loop
     watch_parent(parent)
 

@@ -1,0 +1,272 @@
+"""Server processes each keep to a core of their own (``--cpu-affinity auto``), their workers
+run on any core, and a server process started again takes its predecessor's core
+(``sovkg.engine.cores``)."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import signal
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+import httpx
+import pytest
+from pyoxigraph import Literal, NamedNode, Quad, Store
+from sovkg.engine import cores
+from sovkg.engine.cores import CORES_ENV, Slots, live_child, wanted
+from sovkg.engine.isolated import run_isolated
+from sovkg.engine.jobs import QueryJob
+from sovkg.engine.pool import WorkerPool
+from sovkg.engine.shacl_job import ShaclJob
+from sovkg.engine.shacl_pool import ShaclPool
+
+from tests.support.procs import alive, children, eventually
+from tests.support.server import LiveServer
+
+ALLOWED = sorted(os.sched_getaffinity(0))
+THING = "https://example.org/thing"
+
+
+def _sleeper() -> subprocess.Popen[bytes]:
+    return subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+
+
+def test_pinning_is_wanted_for_several_server_processes_and_no_more_than_the_cores() -> None:
+    assert wanted("auto", 2, [0, 1])
+    assert wanted("auto", 3, [0, 1, 2, 3])
+    assert not wanted("auto", 4, [0, 1])  # more processes than cores: the kernel places them
+    assert not wanted("off", 2, [0, 1])
+    assert not wanted("auto", 1, [0, 1])  # one process: the kernel's placement is kept
+    assert not wanted("auto", 2, [3])  # one core: nothing to choose
+    assert not wanted("auto", 2, [])  # a platform that does not say
+
+
+def test_slots_go_round_the_cores_and_a_process_keeps_its_own() -> None:
+    procs = [_sleeper() for _ in range(3)]
+    try:
+        slots = Slots(3, [4, 7])
+        me = os.getpid()
+        assert [slots.take(p.pid, me) for p in procs] == [4, 7, 4]
+        assert slots.take(procs[1].pid, me) == 7  # asked again: the same slot
+        assert slots.owners() == [p.pid for p in procs]
+        assert slots.take(me, me) is None  # every slot has a live owner: not pinned
+        assert me not in slots.owners()
+    finally:
+        for p in procs:
+            p.kill()
+            p.wait()
+
+
+def test_the_slot_of_a_dead_or_foreign_owner_is_taken_again() -> None:
+    first, second, third = _sleeper(), _sleeper(), _sleeper()
+    try:
+        me = os.getpid()
+        slots = Slots(2, [0, 1])
+        assert slots.take(first.pid, me) == 0
+        assert slots.take(second.pid, me) == 1
+        first.kill()  # a zombie until reaped: not a live owner either
+        assert eventually(lambda: not live_child(first.pid, me))
+        assert slots.take(third.pid, me) == 0  # started again: the dead one's core
+        first.wait()
+        # a pid that is alive but not a child of the parent (a pid given again) holds nothing
+        assert not live_child(os.getpid(), me)
+        assert not live_child(second.pid, os.getppid())
+        assert live_child(second.pid, me)
+    finally:
+        for p in (first, second, third):
+            p.kill()
+            p.wait()
+
+
+def test_a_slot_table_needs_a_slot_and_a_core() -> None:
+    with pytest.raises(ValueError, match="at least one slot and one core"):
+        Slots(0, [0])
+    with pytest.raises(ValueError, match="at least one slot and one core"):
+        Slots(2, [])
+
+
+def test_the_table_is_shared_with_forked_processes() -> None:
+    """Two forked children, both alive, take their slots in the table the parent made:
+    distinct cores."""
+    slots = Slots(2, [5, 6])
+    reads, writes = os.pipe()
+    go_read, go_write = os.pipe()
+    pids = []
+    for _ in range(2):
+        pid = os.fork()
+        if pid == 0:  # the child: take a slot, say which, live on until told to go
+            core = slots.take(os.getpid(), os.getppid())
+            os.write(writes, f"{core}\n".encode())
+            os.read(go_read, 1)
+            os._exit(0)
+        pids.append(pid)
+    try:
+        got = sorted(int(os.read(reads, 2)) for _ in range(2))
+    finally:
+        os.write(go_write, b"xx")
+        for pid in pids:
+            os.waitpid(pid, 0)
+        for fd in (reads, writes, go_read, go_write):
+            os.close(fd)
+    assert got == [5, 6]
+    assert sorted(slots.owners()) == sorted(pids)
+
+
+@contextmanager
+def _pinned_like_a_server() -> Iterator[None]:
+    """This thread kept on one core, with the cores handed down as ``sovkg serve`` does."""
+    before = os.sched_getaffinity(0)
+    os.environ[CORES_ENV] = ",".join(str(c) for c in ALLOWED)
+    os.sched_setaffinity(0, {ALLOWED[-1]})
+    try:
+        yield
+    finally:
+        os.sched_setaffinity(0, before)
+        os.environ.pop(CORES_ENV, None)
+
+
+def _store() -> Store:
+    store = Store()
+    store.add(Quad(NamedNode(THING), NamedNode(f"{THING}/p"), Literal("x")))
+    return store
+
+
+def test_query_workers_of_a_pinned_server_run_on_every_core() -> None:
+    with _pinned_like_a_server():
+        pool = WorkerPool(_store(), workers=1, timeout=10.0)
+        loop = asyncio.new_event_loop()
+        try:
+            loop.run_until_complete(pool.query(QueryJob("ASK {}")))
+            (pid,) = pool.pids()
+            assert eventually(lambda: sorted(os.sched_getaffinity(pid)) == ALLOWED)
+            assert os.sched_getaffinity(0) == {ALLOWED[-1]}  # the server stays where it is
+        finally:
+            pool.close()
+            loop.close()
+
+
+def test_a_child_forked_for_one_query_runs_on_every_core() -> None:
+    with _pinned_like_a_server():
+        got = run_isolated(lambda: sorted(os.sched_getaffinity(0)), memory_mib=None, what="t")
+    assert got == ALLOWED
+
+
+def test_shacl_workers_of_a_pinned_server_run_on_every_core() -> None:
+    with _pinned_like_a_server():
+        pool = ShaclPool(concurrency=1, timeout=60.0, memory_mib=None)
+        try:
+            data = f'<{THING}> <http://www.w3.org/2000/01/rdf-schema#label> "x"@en .\n'.encode()
+            asyncio.run(pool.validate(ShaclJob(data, "text/turtle")))
+            pids = [w.proc.pid for w in pool._idle]
+            assert pids
+            assert eventually(lambda: all(sorted(os.sched_getaffinity(p)) == ALLOWED for p in pids))
+        finally:
+            pool.close()
+
+
+def test_an_unpinned_server_leaves_its_workers_as_they_are(monkeypatch: pytest.MonkeyPatch) -> None:
+    calls: list[object] = []
+    monkeypatch.setattr(cores.os, "sched_setaffinity", lambda *a: calls.append(a))
+    monkeypatch.delenv(CORES_ENV, raising=False)
+    cores.unpin_worker()
+    monkeypatch.setenv(CORES_ENV, "not,cores")
+    cores.unpin_worker()  # a value it cannot read: nothing is set
+    assert calls == []
+    monkeypatch.setenv(CORES_ENV, "0")
+    cores.unpin_worker()
+    assert calls and all(a[1] == {0} for a in calls)  # type: ignore[index]
+
+
+def test_without_a_table_a_server_process_is_not_pinned() -> None:
+    cores.share_slots(None)
+    assert cores.pin_server() is None
+    assert CORES_ENV not in os.environ
+
+
+# --- the real server -----------------------------------------------------------------------
+
+
+def _servers(root: int) -> set[int]:
+    """granian's server processes under ``root``: its children that have workers of their own."""
+    return {p for p in children(root) if children(p)}
+
+
+def _thread_masks(pid: int) -> set[tuple[int, ...]]:
+    masks = set()
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        try:
+            masks.add(tuple(sorted(os.sched_getaffinity(int(task.name)))))
+        except OSError:
+            continue
+    return masks
+
+
+def _placement(root: int) -> dict[int, set[tuple[int, ...]]]:
+    return {server: _thread_masks(server) for server in _servers(root)}
+
+
+def _workers_unpinned(servers: Iterable[int]) -> bool:
+    """Whether every thread of every worker of ``servers`` may run on every core."""
+    return all(_thread_masks(w) <= {tuple(ALLOWED)} for s in servers for w in children(s))
+
+
+def _settled(server: LiveServer, count: int) -> bool:
+    servers = _servers(server.proc.pid)
+    return len(servers) == count and all(len(children(s)) >= 2 for s in servers)
+
+
+def test_each_server_process_keeps_to_a_core_and_its_workers_use_all() -> None:
+    server = LiveServer("--workers", "2", "--no-validate", "--no-access-log")
+    try:
+        server.wait_ready()
+        assert eventually(lambda: _settled(server, 2))
+        placement = _placement(server.proc.pid)
+        if len(ALLOWED) > 1:
+            # every thread of a server process on one core, the two on different cores
+            assert all(
+                len(masks) == 1 and len(next(iter(masks))) == 1 for masks in placement.values()
+            )
+            assert len({next(iter(m)) for m in placement.values()}) == 2
+        else:
+            assert all(masks == {tuple(ALLOWED)} for masks in placement.values())
+        # query and SHACL workers: every core (once started: a forked one unpins itself first)
+        assert eventually(lambda: _workers_unpinned(placement))
+        r = httpx.get(f"{server.url}/sparql", params={"query": "ASK {}"}, timeout=30)
+        assert r.status_code == 200
+    finally:
+        server.stop()
+
+
+def test_a_server_process_started_again_takes_the_core_of_the_one_that_died() -> None:
+    server = LiveServer("--workers", "2", "--no-validate", "--no-access-log")
+    try:
+        server.wait_ready()
+        assert eventually(lambda: _settled(server, 2))
+        before = _placement(server.proc.pid)
+        victim = min(before)
+        os.kill(victim, signal.SIGKILL)
+        assert eventually(lambda: not alive(victim))
+        assert eventually(lambda: _settled(server, 2) and victim not in _servers(server.proc.pid))
+        after = _placement(server.proc.pid)
+        (newcomer,) = set(after) - set(before)
+        assert after[newcomer] == before[victim]
+        r = httpx.get(f"{server.url}/sparql", params={"query": "ASK {}"}, timeout=30)
+        assert r.status_code == 200
+    finally:
+        server.stop()
+
+
+def test_cpu_affinity_off_leaves_the_placement_to_the_kernel() -> None:
+    server = LiveServer("--workers", "2", "--cpu-affinity", "off", "--no-validate")
+    try:
+        server.wait_ready()
+        assert eventually(lambda: _settled(server, 2))
+        placement = _placement(server.proc.pid)
+        assert all(masks == {tuple(ALLOWED)} for masks in placement.values())
+        assert eventually(lambda: _workers_unpinned(placement))
+    finally:
+        server.stop()
