@@ -7,7 +7,9 @@ One command (see benchmarks/README.md):
 
 It exports our graph once and starts, on loopback, on that same export:
 
-- ``sovkg serve`` with its defaults, and ``sovkg serve`` tuned (``--tuned-args``);
+- ``sovkg serve`` with its defaults, and ``sovkg serve`` tuned (``--tuned-args``), both with
+  ``--no-access-log`` unless ``--access-log`` is given (then each logs to a file, as the
+  default of ``sovkg serve`` does);
 - the native server, ``oxigraph serve --union-default-graph``, in memory, the N-Quads export
   loaded through its ``/store``;
 - rdflib-endpoint (RDFLib's memory store) on the Turtle export.
@@ -44,6 +46,7 @@ import time
 import urllib.parse
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import httpx
 
@@ -182,9 +185,13 @@ class Servers:
         tuned_args: list[str],
         peers: bool,
         baseline: Path | None = None,
+        access_log: bool = False,
     ) -> None:
         self.tmp = Path(tempfile.mkdtemp(prefix="sovkg-bench-"))
+        #: our servers log every request to a file here, as ``sovkg serve`` does by default
+        self.access_log = access_log
         self.procs: dict[str, subprocess.Popen] = {}
+        self.logs: list[IO[bytes]] = []
         self.urls: dict[str, str] = {}
         try:
             self._start_all(default_args, tuned_args, peers, baseline)
@@ -202,7 +209,9 @@ class Servers:
                 check=True,
                 cwd=ROOT,
             )
-        sovkg = [sys.executable, "-m", "sovkg", "serve", "--no-access-log"]
+        sovkg = [sys.executable, "-m", "sovkg", "serve"]
+        if not self.access_log:
+            sovkg.append("--no-access-log")
         self._start("ours (default)", [*sovkg, *default_args], "/sparql", "--port")
         self._start("ours (tuned)", [*sovkg, *tuned_args], "/sparql", "--port")
         if baseline is not None:  # the same defaults, from another checkout's server/ folder
@@ -231,11 +240,15 @@ class Servers:
     ) -> None:
         port = free_port()
         arg = f"127.0.0.1:{port}" if port_flag == "--bind" else str(port)
+        stderr: int | IO[bytes] = subprocess.DEVNULL
+        if self.access_log and name.startswith("ours"):  # the log lines go to a file
+            stderr = (self.tmp / f"{name}.log").open("wb")
+            self.logs.append(stderr)
         proc = subprocess.Popen(
             [*cmd, port_flag, arg],
             cwd=ROOT,
             stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
+            stderr=stderr,
             env=env,
             start_new_session=True,
         )
@@ -256,6 +269,8 @@ class Servers:
     def stop(self) -> None:
         """Terminate every server (and its children) and remove the export."""
         stop_all(self.procs.values())
+        for log in self.logs:
+            log.close()
         shutil.rmtree(self.tmp, ignore_errors=True)
 
 
@@ -308,6 +323,8 @@ def render(mix: list[Query], servers: list[str], results: dict, meta: dict) -> s
         f"- command: `{meta['command']}`",
         f"- ours (default): `sovkg serve {meta['default_args']}`",
         f"- ours (tuned): `sovkg serve {meta['tuned_args']}`",
+        "- access log of ours: "
+        + ("on, to a file (the default)" if meta.get("access_log") else "off (`--no-access-log`)"),
         *([f"- ours (baseline): {meta['baseline']}"] if meta.get("baseline") else []),
         "",
     ]
@@ -369,6 +386,12 @@ def main() -> int:
         help="also run a checkout of another commit (its root folder) with the default flags, "
         "as 'ours (baseline)': a before/after comparison in one run",
     )
+    ap.add_argument(
+        "--access-log",
+        action="store_true",
+        help="run our servers with their access log on (the default of sovkg serve), each "
+        "writing to a file; without it they run with --no-access-log",
+    )
     ap.add_argument("--output", type=Path, help="write the Markdown report here")
     args = ap.parse_args()
 
@@ -378,6 +401,7 @@ def main() -> int:
         shlex.split(args.tuned_args),
         not args.no_rdflib,
         args.baseline,
+        args.access_log,
     )
     waited = servers.wait_quiet()
     print(f"servers idle after {waited:.0f} s", flush=True)
@@ -424,6 +448,7 @@ def main() -> int:
         "default_args": args.default_args,
         "tuned_args": args.tuned_args,
         "baseline": baseline_label(args.baseline),
+        "access_log": args.access_log,
         "load": load,
     }
     modes_run = [m for m in MODES if m in args.modes]

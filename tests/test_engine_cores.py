@@ -270,3 +270,17 @@ def test_cpu_affinity_off_leaves_the_placement_to_the_kernel() -> None:
         assert eventually(lambda: _workers_unpinned(placement))
     finally:
         server.stop()
+
+
+def test_one_server_process_pins_nothing_whatever_its_environment_says() -> None:
+    """A value of the variable left in the environment (by a parent server, say) is not
+    obeyed: with one server process nothing is pinned, its workers keep its cores."""
+    server = LiveServer("--workers", "1", "--no-validate", env={CORES_ENV: str(ALLOWED[0])})
+    try:
+        server.wait_ready()
+        assert eventually(lambda: len(children(server.proc.pid)) >= 2)
+        assert _thread_masks(server.proc.pid) == {tuple(ALLOWED)}
+        workers = children(server.proc.pid)
+        assert all(_thread_masks(w) == {tuple(ALLOWED)} for w in workers)
+    finally:
+        server.stop()

@@ -43,6 +43,11 @@ def require_parser(http: str) -> None:
 def run_server(settings: Settings, store: Store | None) -> None:
     """Serve until interrupted. ``store`` is the data already loaded (and validated); None
     loads it from the settings, or talks to the backend."""
+    # granian's server processes are forked and share the slot table; uvicorn spawns its own,
+    # which would not see it. Not pinning also clears what a parent's environment handed down.
+    cores = allowed_cores()
+    pinned = settings.http == "granian" and wanted(settings.cpu_affinity, settings.workers, cores)
+    share_slots(Slots(settings.workers, cores) if pinned else None)
     if settings.http == "granian":
         run_granian(settings, store)
         return
@@ -88,9 +93,6 @@ def run_granian(settings: Settings, store: Store | None) -> None:
     for several, forked processes that share the loaded store copy-on-write."""
     if settings.workers > 1:
         share_store(store)
-        cores = allowed_cores()
-        pinned = wanted(settings.cpu_affinity, settings.workers, cores)
-        share_slots(Slots(settings.workers, cores) if pinned else None)
         os.environ[SETTINGS_ENV] = settings_to_json(settings)
         Granian(
             "sovkg.app:app_from_env",

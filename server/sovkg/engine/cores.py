@@ -3,9 +3,9 @@
 With several server processes (``sovkg serve --workers N``), the kernel moves each of them
 from core to core as the load shifts, and every move leaves its caches behind. A cache hit
 costs a few µs of Python, so that cost shows: on the 2-core machine of
-``benchmarks/RESULTS.md`` two server processes answered repeated queries at 28,000-31,000
-req/s as the kernel placed them, and at 32,000-40,000 with each kept on a core of its own
-(``benchmarks/ab.py --pin``), fresh queries alike or faster. nginx's ``worker_cpu_affinity
+``benchmarks/RESULTS.md`` two server processes answered a repeated point lookup at about
+30,000 req/s as the kernel placed them, and at 39,000-40,000 with each kept on a core of its
+own (alternated A/B runs), fresh queries within the noise. nginx's ``worker_cpu_affinity
 auto`` does the same.
 
 So, with ``--cpu-affinity auto`` (the default) and more than one server process:
@@ -19,7 +19,7 @@ So, with ``--cpu-affinity auto`` (the default) and more than one server process:
   the cores again (:func:`unpin_worker`): a long query must not wait for its server's core
   while another is idle. The cores are handed down in :data:`CORES_ENV`.
 
-Nothing is pinned with one server process (the kernel's placement is as good there), with
+Nothing is pinned with one server process (there is no other to keep apart from it), with
 more server processes than cores, or where the platform cannot set an affinity.
 """
 
