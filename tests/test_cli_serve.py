@@ -79,6 +79,7 @@ def test_the_default_number_of_server_processes(
         ("body_timeout", "2.5", 2.5),
         ("thing_base", "https://example.org/", "https://example.org/"),
         ("cache_dir", "/tmp/x", Path("/tmp/x")),
+        ("cpu_affinity", "off", "off"),
     ],
 )
 def test_each_variable_sets_its_field(field: str, text: str, value: object) -> None:
@@ -110,6 +111,7 @@ def test_out_of_range_names_the_flag_and_the_variable() -> None:
         (["--max-rows", "-1"], {}, "--max-rows (SOVKG_MAX_ROWS)"),
         ([], {"SOVKG_MAX_BODY": "-5"}, "--max-body (SOVKG_MAX_BODY)"),
         ([], {"SOVKG_HTTP": "h3"}, "--http (SOVKG_HTTP)"),
+        ([], {"SOVKG_CPU_AFFINITY": "all"}, "--cpu-affinity (SOVKG_CPU_AFFINITY)"),
     ],
 )
 def test_out_of_range_exits_2_with_one_line(
