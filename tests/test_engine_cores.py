@@ -284,3 +284,22 @@ def test_one_server_process_pins_nothing_whatever_its_environment_says() -> None
         assert all(_thread_masks(w) == {tuple(ALLOWED)} for w in workers)
     finally:
         server.stop()
+
+
+def test_a_server_started_on_fewer_cores_stays_on_them() -> None:
+    """``taskset``, systemd's ``CPUAffinity=``: the cores a server is started on are the
+    only ones it and its workers use (one core here: nothing to pin, nothing widened)."""
+    before = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {ALLOWED[-1]})  # the child inherits it, as under taskset
+    try:
+        server = LiveServer("--workers", "2", "--no-validate", "--no-access-log")
+    finally:
+        os.sched_setaffinity(0, before)
+    try:
+        server.wait_ready()
+        assert eventually(lambda: _settled(server, 2))
+        everyone = [server.proc.pid, *_servers(server.proc.pid)]
+        everyone += [w for s in _servers(server.proc.pid) for w in children(s)]
+        assert all(_thread_masks(p) == {(ALLOWED[-1],)} for p in everyone)
+    finally:
+        server.stop()
