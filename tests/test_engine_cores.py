@@ -89,6 +89,23 @@ def test_a_slot_table_needs_a_slot_and_a_core() -> None:
         Slots(2, [])
 
 
+@pytest.mark.parametrize(
+    "error",
+    [
+        ImportError("This platform lacks a functioning sem_open implementation"),
+        PermissionError("[Errno 13] Permission denied: '/dev/shm'"),
+    ],
+)
+def test_without_shared_memory_there_is_no_table(
+    monkeypatch: pytest.MonkeyPatch, error: Exception
+) -> None:
+    def refused(*args: object, **kwargs: object) -> None:
+        raise error
+
+    monkeypatch.setattr(cores.multiprocessing, "Array", refused)
+    assert Slots.made(2, [0, 1]) is None  # the server then runs unpinned, it does not fail
+
+
 def test_the_table_is_shared_with_forked_processes() -> None:
     """Two forked children, both alive, take their slots in the table the parent made:
     distinct cores."""

@@ -47,7 +47,7 @@ def run_server(settings: Settings, store: Store | None) -> None:
     # which would not see it. Not pinning also clears what a parent's environment handed down.
     cores = allowed_cores()
     pinned = settings.http == "granian" and wanted(settings.cpu_affinity, settings.workers, cores)
-    share_slots(Slots(settings.workers, cores) if pinned else None)
+    share_slots(Slots.made(settings.workers, cores) if pinned else None)
     if settings.http == "granian":
         run_granian(settings, store)
         return

@@ -62,6 +62,16 @@ class Slots:
         self.cores = list(cores)
         self._owners: SynchronizedArray[int] = multiprocessing.Array(ctypes.c_int, count)
 
+    @classmethod
+    def made(cls, count: int, cores: list[int]) -> Slots | None:
+        """A table, or None where shared memory with a lock cannot be had (a system without
+        a working ``sem_open`` or ``/dev/shm``): then nothing is pinned, and the server runs
+        as the kernel places it."""
+        try:
+            return cls(count, cores)
+        except (OSError, ImportError):
+            return None
+
     def owners(self) -> list[int]:
         """The pid in each slot (0: never taken)."""
         with self._owners.get_lock():
