@@ -12,7 +12,8 @@ own (server process i on core i modulo the cores). In every round each config ge
 server, waits until it is idle, and is loaded with ``wrk -t2 -c16`` for ``--duration`` seconds
 per query; the order of the configs is reversed every other round, so that a drift of the
 machine's speed hits them alike. It prints every cell as it comes, then the mean req/s per
-query and config. It measures; it asserts nothing.
+query and config. Each server writes its stderr (the access log, unless a config says
+``--no-access-log``) to a file of its own. It measures; it asserts nothing.
 """
 
 from __future__ import annotations
@@ -22,6 +23,7 @@ import os
 import shlex
 import subprocess
 import sys
+import tempfile
 import urllib.parse
 from pathlib import Path
 
@@ -86,13 +88,17 @@ def main() -> int:
                     env[name] = value
             port = free_port()
             cmd = [str(BIN / "sovkg"), "serve", "--port", str(port), *shlex.split(configs[i])]
+            # stderr (the access log, on unless a config turns it off) goes to a file, as in
+            # a deployment: writing it is part of what a request costs
+            log = tempfile.TemporaryFile()
             proc = subprocess.Popen(
                 cmd,
                 stdout=subprocess.DEVNULL,
-                stderr=subprocess.DEVNULL,
+                stderr=log,
                 env=env,
                 start_new_session=True,
             )
+            log.close()  # the server holds its own descriptor
             try:
                 base = f"http://127.0.0.1:{port}/sparql"
                 wait_up(base + "?query=ASK%7B%7D", proc)
