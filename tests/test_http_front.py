@@ -10,6 +10,7 @@ import json
 import logging
 
 import pytest
+from fastapi import FastAPI
 from sovkg.app import create_app, serving_app
 from sovkg.config import Settings
 from sovkg.http.accesslog import ACCESS_LOGGER
@@ -220,3 +221,32 @@ def test_the_access_log_records_what_a_hit_sent(caplog) -> None:
     _call(front, _scope("/page", method="HEAD"))
     logged = [(r["status"], r["bytes"]) for r in _records(caplog)]
     assert logged == [(200, 123), (200, 123), (200, 123), (304, 0), (200, 0)]
+
+
+def test_http_requests_enter_the_front_straight_once_it_is_built(monkeypatch) -> None:
+    """After the first request has built the stack, an HTTP request goes from the application
+    straight to the front (the framework's entry only sets what our app does not use), and
+    the routes behind still see their application."""
+    app = create_app(Settings(query_workers=1, workers=1, access_log=False))
+    client = InProcessClient(app)
+    entered: list[str] = []
+    framework_entry = FastAPI.__call__
+
+    async def counted(self, scope, receive, send) -> None:
+        entered.append(scope["type"])
+        await framework_entry(self, scope, receive, send)
+
+    monkeypatch.setattr(FastAPI, "__call__", counted)
+    try:
+        assert client.get("/").status_code == 200  # builds the stack through the framework
+        assert entered == ["http"]
+        for path in ("/", "/sparql?query=ASK%7B%7D", "/id/team/naver-cloud"):
+            assert client.get(path).status_code in (200, 303)
+        assert entered == ["http"]  # none of them entered the framework
+        assert client.get("/health").json()  # a route that reads request.app.state
+        app.root_path = "/behind"  # a root path: the framework's entry sets it, as before
+        client.get("/")
+        assert entered == ["http", "http"]
+    finally:
+        client.close()
+        app.state.engine.close()
