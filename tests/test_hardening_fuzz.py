@@ -527,8 +527,23 @@ def test_no_shacl_body_gets_a_5xx_in_process(shacl_client, req) -> None:
     _check_shacl(shacl_client.post("/shacl", **req))
 
 
+#: entities nested 12 deep, one reference each: an expansion of one character, within budget
+_SMALL_NEST = "".join(
+    ['<!ENTITY e0 ";">'] + [f'<!ENTITY e{i} "&e{i - 1};">' for i in range(1, 13)]
+).encode()
+
+
 @settings(FUZZ, max_examples=100)
 @given(body=rdfxml_with_doctype(), encoding=st.sampled_from(ENCODINGS))
+@example(  # found in CI: within budget, so the parser's refusal of UTF-16 answered first
+    body=b'<?xml version="1.0"?>\n<!DOCTYPE rdf:RDF ['
+    + _SMALL_NEST
+    + b"]>\n"
+    + RDF_OPEN.encode()
+    + b'<rdf:Description rdf:about="http://example.org/a"><ex:p>&e12;</ex:p>'
+    b"</rdf:Description></rdf:RDF>",
+    encoding="utf-16",
+)
 def test_no_doctype_gets_a_5xx_in_process(shacl_client, body, encoding) -> None:
     r = shacl_client.post(
         "/shacl",
@@ -537,7 +552,12 @@ def test_no_doctype_gets_a_5xx_in_process(shacl_client, body, encoding) -> None:
     )
     _check_shacl(r)
     if b"<!ENTITY e12" in body and b"&e12;" in body and r.status_code == 400:
-        assert "refused" in r.text or "entit" in r.text  # named, not a parser's guess
+        # named, not a parser's guess: refused for its entities or, when its bytes are not
+        # UTF-8 (the only encoding the RDF/XML parser reads), for that
+        named = "refused" in r.text or "entit" in r.text
+        if encoding not in ("as-is", "utf-8-bom"):
+            named = named or "cannot decode input" in r.text
+        assert named, r.text
 
 
 def test_the_shacl_workers_survived_the_fuzzing(shacl_client) -> None:
