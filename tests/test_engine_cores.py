@@ -236,11 +236,23 @@ def _settled(server: LiveServer, count: int) -> bool:
     return len(servers) == count and all(len(children(s)) >= 2 for s in servers)
 
 
-def test_each_server_process_keeps_to_a_core_and_its_workers_use_all() -> None:
-    server = LiveServer("--workers", "2", "--no-validate", "--no-access-log")
+@contextmanager
+def _serving(
+    *args: str, processes: int = 2, env: dict[str, str] | None = None
+) -> Iterator[LiveServer]:
+    """``sovkg serve ARGS`` ready, with its ``processes`` server processes and their workers
+    started; stopped at the end."""
+    server = LiveServer(*args, "--no-validate", "--no-access-log", env=env)
     try:
         server.wait_ready()
-        assert eventually(lambda: _settled(server, 2))
+        assert eventually(lambda: _settled(server, processes))
+        yield server
+    finally:
+        server.stop()
+
+
+def test_each_server_process_keeps_to_a_core_and_its_workers_use_all() -> None:
+    with _serving("--workers", "2") as server:
         placement = _placement(server.proc.pid)
         if len(ALLOWED) > 1:
             # every thread of a server process on one core, the two on different cores
@@ -254,15 +266,10 @@ def test_each_server_process_keeps_to_a_core_and_its_workers_use_all() -> None:
         assert eventually(lambda: _workers_unpinned(placement))
         r = httpx.get(f"{server.url}/sparql", params={"query": "ASK {}"}, timeout=30)
         assert r.status_code == 200
-    finally:
-        server.stop()
 
 
 def test_a_server_process_started_again_takes_the_core_of_the_one_that_died() -> None:
-    server = LiveServer("--workers", "2", "--no-validate", "--no-access-log")
-    try:
-        server.wait_ready()
-        assert eventually(lambda: _settled(server, 2))
+    with _serving("--workers", "2") as server:
         before = _placement(server.proc.pid)
         victim = min(before)
         os.kill(victim, signal.SIGKILL)
@@ -273,20 +280,13 @@ def test_a_server_process_started_again_takes_the_core_of_the_one_that_died() ->
         assert after[newcomer] == before[victim]
         r = httpx.get(f"{server.url}/sparql", params={"query": "ASK {}"}, timeout=30)
         assert r.status_code == 200
-    finally:
-        server.stop()
 
 
 def test_cpu_affinity_off_leaves_the_placement_to_the_kernel() -> None:
-    server = LiveServer("--workers", "2", "--cpu-affinity", "off", "--no-validate")
-    try:
-        server.wait_ready()
-        assert eventually(lambda: _settled(server, 2))
+    with _serving("--workers", "2", "--cpu-affinity", "off") as server:
         placement = _placement(server.proc.pid)
         assert all(masks == {tuple(ALLOWED)} for masks in placement.values())
         assert eventually(lambda: _workers_unpinned(placement))
-    finally:
-        server.stop()
 
 
 def test_one_server_process_pins_nothing_whatever_its_environment_says() -> None:
@@ -309,14 +309,10 @@ def test_a_server_started_on_fewer_cores_stays_on_them() -> None:
     before = os.sched_getaffinity(0)
     os.sched_setaffinity(0, {ALLOWED[-1]})  # the child inherits it, as under taskset
     try:
-        server = LiveServer("--workers", "2", "--no-validate", "--no-access-log")
+        with _serving("--workers", "2") as server:
+            os.sched_setaffinity(0, before)
+            everyone = [server.proc.pid, *_servers(server.proc.pid)]
+            everyone += [w for s in _servers(server.proc.pid) for w in children(s)]
+            assert all(_thread_masks(p) == {(ALLOWED[-1],)} for p in everyone)
     finally:
         os.sched_setaffinity(0, before)
-    try:
-        server.wait_ready()
-        assert eventually(lambda: _settled(server, 2))
-        everyone = [server.proc.pid, *_servers(server.proc.pid)]
-        everyone += [w for s in _servers(server.proc.pid) for w in children(s)]
-        assert all(_thread_masks(p) == {(ALLOWED[-1],)} for p in everyone)
-    finally:
-        server.stop()

@@ -60,7 +60,7 @@ class Application(FastAPI):
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         # an HTTP request goes straight to the front once it is built: FastAPI's own entry
         # would only find no root path and no telemetry, and Starlette's set the app and call
-        # the same stack (a cache hit is a few µs of Python, and these were one in five)
+        # the same stack (callgrind: 8 % of a cache hit's instructions, 2 % of a fresh query's)
         if scope["type"] == "http" and self.middleware_stack is not None and not self.root_path:
             scope["app"] = self
             await self.middleware_stack(scope, receive, send)
