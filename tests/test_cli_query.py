@@ -7,6 +7,7 @@ from pathlib import Path
 
 from pyoxigraph import QueryResultsFormat, parse_query_results
 from sovkg.cli import main
+from sovkg.sparql.syntax import PREFIX_HELP
 
 from tests.support.server import run_sovkg
 
@@ -70,6 +71,18 @@ def test_syntax_error_exits_1_with_position() -> None:
     err = r.stderr.decode()
     assert "SPARQL syntax error" in err and "1:" in err
     assert "Traceback" not in err
+
+
+def test_undeclared_prefix_is_named_as_over_http() -> None:
+    r = run_sovkg("query", "SELECT ?x WHERE {\n  ?x foo:bar ?y }")
+    assert r.returncode == 1
+    first, *rest = r.stderr.decode().splitlines()
+    assert first.startswith("sovkg: SPARQL syntax error: line 2, column ")
+    assert first.endswith(
+        ": the prefix 'foo:' is not declared; add 'PREFIX foo: <namespace>' at the top, "
+        f"or use a predeclared one ({PREFIX_HELP})"
+    )
+    assert rest and rest[0].startswith("parser: ")
 
 
 def test_from_clause_replaces_the_union_default_graph(capsys) -> None:

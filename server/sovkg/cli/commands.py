@@ -24,6 +24,7 @@ from sovkg.errors import EXIT_FAILED, EXIT_USAGE, SovkgError
 from sovkg.export import export_dataset
 from sovkg.formats import RDF_FORMATS
 from sovkg.namespaces import PREFIXES
+from sovkg.sparql.syntax import explain
 from sovkg.validation import validate_files, validate_store
 
 EXIT_OK = 0
@@ -147,7 +148,8 @@ def query(args: argparse.Namespace) -> int:
     try:
         out = run_isolated(job, memory_mib=None, what=f"this query: {' '.join(text.split())}")
     except SyntaxError as e:
-        _err(f"SPARQL syntax error: {e}")
+        # the same explanation as the endpoint's 400: the cause first, then the parser's text
+        _err(explain(text, str(e.msg if e.msg else e), PREFIXES))
         return EXIT_FAILED
     sys.stdout.buffer.write(out)
     return EXIT_OK
