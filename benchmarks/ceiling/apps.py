@@ -18,6 +18,9 @@ bound from above what any design on this stack can reach (see ``run.py``):
   socket), so a worker never sleeps between two jobs under load; a job can then wait behind
   a long one, so this is a bound, not a design a time limit could live with as it is.
 
+``rsgi_app`` is granian's own interface (RSGI) instead of ASGI, for ``fixed`` and ``cached``
+only: what a front that skipped ASGI's message dicts could save.
+
 Choose one with ``CEILING_APP``; the data is the N-Quads file in ``CEILING_DATA``.
 """
 
@@ -330,3 +333,16 @@ async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
         assert _TRIP is not None
         body = await _TRIP.run(raw)
     await _reply(send, body)
+
+
+_RSGI_HEADERS = [(k.decode(), v.decode()) for k, v in HEADERS]
+
+
+async def rsgi_app(scope: Any, protocol: Any) -> None:
+    """``fixed`` or ``cached`` over RSGI: one call sends status, headers and body."""
+    if APP == "fixed":
+        body = FIXED
+    else:
+        raw = scope.query_string.encode("latin-1")
+        body = _CACHE.get(raw) or _CACHE.setdefault(raw, answer(STORE, raw))
+    protocol.response_bytes(200, _RSGI_HEADERS, body)

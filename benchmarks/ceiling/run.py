@@ -13,7 +13,13 @@ as ``sovkg serve`` does by default, and do nothing but answer:
   least a killable worker costs;
 - ``pool``: sovkg's own ``WorkerPool`` behind the same bare front;
 - ``hand``, ``pipe``: two ways to keep a worker from idling between jobs (see ``apps.py``);
-- ``cached``: a dict of answers (in fresh mode every request misses and runs on the loop).
+- ``cached``: a dict of answers (in fresh mode every request misses and runs on the loop);
+- ``fixed-rsgi``, ``cached-rsgi``: ``fixed`` and ``cached`` over granian's RSGI interface
+  instead of ASGI.
+
+``--processes 1 2`` runs every bare app with 1 and with 2 granian processes (2 by default);
+``--sovkg-args`` (repeatable) adds ``sovkg serve`` configurations besides the default, e.g.
+``--sovkg-args=--workers 1``.
 
 Fresh mode only by default (``--modes fresh repeated`` adds the same URL every time). Besides
 req/s it reads the CPU time of each server's whole process tree, per request.
@@ -40,13 +46,19 @@ from run import BIN, MODES, ROOT, geomean, query_mix, ratio, versions, wait_up, 
 
 #: the bare apps a run starts unless told otherwise
 DEFAULT_APPS = ("fixed", "inproc", "trip", "pool", "cached")
-APPS = (*DEFAULT_APPS, "hand", "pipe")
+APPS = (*DEFAULT_APPS, "hand", "pipe", "fixed-rsgi", "cached-rsgi")
 
 
 class Fleet:
     """The servers of one run, on one export."""
 
-    def __init__(self, export: Path, apps: list[str]) -> None:
+    def __init__(
+        self,
+        export: Path,
+        apps: list[str],
+        processes: list[int] | None = None,
+        sovkg_args: list[str] | None = None,
+    ) -> None:
         self.procs: dict[str, subprocess.Popen] = {}
         self.urls: dict[str, str] = {}
         try:
@@ -63,34 +75,39 @@ class Fleet:
                 timeout=60,
             )
             r.raise_for_status()
-            self._start(
-                "sovkg serve",
-                [sys.executable, "-m", "sovkg", "serve", "--no-access-log"],
-                "/sparql",
-            )
+            for extra in ["", *(sovkg_args or [])]:
+                serve = [sys.executable, "-m", "sovkg", "serve", "--no-access-log"]
+                name = f"sovkg serve {extra}".strip()
+                self._start(name, [*serve, *shlex.split(extra)], "/sparql")
             for app in apps:
-                cmd = [
-                    str(BIN / "granian"),
-                    "--interface",
-                    "asgi",
-                    "--host",
-                    "127.0.0.1",
-                    "--workers",
-                    "2",
-                    "--loop",
-                    "uvloop",
-                    "--no-ws",
-                    "--log-level",
-                    "warning",
-                    "--working-dir",
-                    str(HERE),
-                    "apps:app",
-                ]
-                env = {"CEILING_APP": app, "CEILING_DATA": str(export)}
-                self._start(f"bare {app}", cmd, "/sparql", env=env)
+                for n in processes or [2]:
+                    self._start_bare(app, n, export, len(processes or [2]) > 1)
         except BaseException:
             self.stop()
             raise
+
+    def _start_bare(self, app: str, processes: int, export: Path, named: bool) -> None:
+        base, _, interface = app.partition("-")
+        cmd = [
+            str(BIN / "granian"),
+            "--interface",
+            interface or "asgi",
+            "--host",
+            "127.0.0.1",
+            "--workers",
+            str(processes),
+            "--loop",
+            "uvloop",
+            "--no-ws",
+            "--log-level",
+            "warning",
+            "--working-dir",
+            str(HERE),
+            "apps:rsgi_app" if interface else "apps:app",
+        ]
+        env = {"CEILING_APP": base, "CEILING_DATA": str(export)}
+        name = f"bare {app}" + (f" x{processes}" if named else "")
+        self._start(name, cmd, "/sparql", env=env)
 
     def _start(
         self,
@@ -134,6 +151,12 @@ def main() -> int:
     ap.add_argument(
         "--apps", nargs="+", choices=APPS, default=list(DEFAULT_APPS), help="bare apps to run"
     )
+    ap.add_argument(
+        "--processes", nargs="+", type=int, default=[2], help="granian processes per bare app"
+    )
+    ap.add_argument(
+        "--sovkg-args", action="append", default=[], help="another sovkg serve configuration"
+    )
     ap.add_argument("--output", type=Path, help="write the Markdown report here")
     args = ap.parse_args()
 
@@ -143,7 +166,7 @@ def main() -> int:
         check=True,
         cwd=ROOT,
     )
-    fleet = Fleet(export, args.apps)
+    fleet = Fleet(export, args.apps, args.processes, args.sovkg_args)
     results: dict[tuple[str, str, str], dict] = {}
     mix = query_mix()
     try:
