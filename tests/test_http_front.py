@@ -9,6 +9,7 @@ import gc
 import json
 import logging
 
+import httpx
 import pytest
 from fastapi import FastAPI
 from sovkg.app import create_app, serving_app
@@ -19,6 +20,7 @@ from sovkg.http.front import Front
 from sovkg.http.limits import Limits
 
 from tests.support.asgi import InProcessClient
+from tests.support.server import LiveServer
 
 
 class Handler:
@@ -250,3 +252,23 @@ def test_http_requests_enter_the_front_straight_once_it_is_built(monkeypatch) ->
     finally:
         client.close()
         app.state.engine.close()
+
+
+def test_the_access_log_counts_the_bytes_of_a_static_file_the_server_sends_itself() -> None:
+    """granian sends a static file itself (``http.response.pathsend``): the log still records
+    its size, as it does for any body."""
+    server = LiveServer("--no-validate", "--query-workers", "0")
+    try:
+        server.wait_ready()
+        answers = [httpx.get(f"{server.url}/static/query-ui.js") for _ in range(3)]
+        page = httpx.get(f"{server.url}/")
+    finally:
+        server.stop()
+    assert all(r.status_code == 200 and r.content for r in answers)
+    log = server.proc.stderr.read().decode() if server.proc.stderr else ""
+    lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
+    sizes = {e["path"]: [] for e in lines}
+    for e in lines:
+        sizes[e["path"]].append(e["bytes"])
+    assert sizes.get("/static/query-ui.js") == [len(r.content) for r in answers], sizes
+    assert sizes.get("/") == [len(page.content)], sizes

@@ -22,6 +22,7 @@ from sovkg.engine.bounds import watch_parent
 from sovkg.engine.build import build_backend, build_runner
 from sovkg.engine.cores import pin_server
 from sovkg.errors import BackendTimeout, BackendUnavailable, ClientError, SovkgError
+from sovkg.http import accesslog
 from sovkg.http.accesslog import configure_access_log
 from sovkg.http.cache import Cache
 from sovkg.http.front import Front
@@ -84,6 +85,7 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
         yield
         shacl.stop_pool(app)
         engine.close()
+        accesslog.flush()  # the lines of the last requests, before the process goes
 
     app = Application(
         title="Sovereign AI Knowledge Graph",

@@ -165,3 +165,10 @@ def configure_access_log(stream: TextIO | None = None) -> None:
     logger.addHandler(_sink)
     logger.setLevel(logging.INFO)
     logger.propagate = False
+
+
+def flush() -> None:
+    """Write the lines still buffered now (a server process that stops: granian ends its
+    worker processes without running ``atexit``, which would lose the last 0.1 s of lines)."""
+    if _sink is not None:
+        _sink.flush()
