@@ -8,7 +8,7 @@ import httpx
 import pytest
 from sovkg.config import Settings, settings_from_json, settings_to_json
 
-from tests.support.server import LiveServer, run_sovkg
+from tests.support.server import LiveServer
 
 pytestmark = pytest.mark.live
 
@@ -84,12 +84,6 @@ def test_several_workers_answer_and_agree(store) -> None:
                 )
     finally:
         server.stop()
-
-
-def test_several_workers_refuse_updates() -> None:
-    r = run_sovkg("serve", "--workers", "2", "--allow-updates", "--port", "1")
-    assert r.returncode == 2
-    assert "read-only" in r.stderr.decode()
 
 
 def test_several_workers_serve_a_store_read_only(tmp_path: Path) -> None:

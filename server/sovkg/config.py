@@ -553,8 +553,9 @@ def check(settings: Settings) -> None:
 def _combination_problem(s: Settings) -> str | None:
     if s.workers > 1 and s.allow_updates:
         return (
-            "several workers serve read-only (each holds its own copy of the data): use "
-            "--workers 1 with --allow-updates"
+            "several server processes serve read-only: an update applied in one would not "
+            "reach the data of the others (each writes its own pages of the store it was "
+            "forked with); use --workers 1 with --allow-updates"
         )
     if s.allow_updates and not s.update_token:
         return (

@@ -80,7 +80,7 @@ def _backend_data(settings: Settings) -> tuple[None, str]:
     """No local data: validate a fetched copy of the backend's, if asked to."""
     assert settings.backend is not None
     if not settings.validate_on_start:
-        note = "the backend's data is NOT validated against the shapes (--no-validate)"
+        note = "the backend's data is not validated against the shapes (--no-validate); ready"
         return None, f"{settings.backend}: {note}"
     remote = RemoteStore(settings.backend, settings.query_timeout, settings.backend_graphs or None)
     try:

@@ -3,7 +3,7 @@
 The probe is a trivial query (:data:`HEALTH_QUERY`, which a query worker answers) with a
 deadline of :data:`HEALTH_TIMEOUT`:
 
-- answered in time: ``200 {"status": "ok"}``;
+- answered in time: ``200 {"status": "ok", "data": <whether the store holds any triple>}``;
 - not answered in time, but the query engine can still take a job within its own time limit
   (every query worker busy with a job that its supervisor ends at the job's deadline, so one is
   free by then; the runner says so with ``can_answer()``): ``200 {"status": "busy"}``. Busy is
