@@ -5,6 +5,9 @@
 #   deploy/replicas.sh stop                               # stops the replicas started here
 # Logs and pid files go to $SOVKG_RUN (default ./run). One replica by hand is just
 #   sovkg serve --host 127.0.0.1 --port 8001 [--data ...]
+# Replicas on one machine would all keep their server processes on the same first cores
+# (--cpu-affinity auto), so they are started with --cpu-affinity off unless the options or
+# SOVKG_CPU_AFFINITY say otherwise.
 set -eu
 run=${SOVKG_RUN:-./run}
 sovkg=${SOVKG_BIN:-sovkg}
@@ -14,10 +17,14 @@ start)
     first=${3:-8001}
     shift 2; [ $# -gt 0 ] && shift
     mkdir -p "$run"
+    affinity="--cpu-affinity off"
+    case " $* " in *" --cpu-affinity"*) affinity="" ;; esac
+    [ -n "${SOVKG_CPU_AFFINITY:-}" ] && affinity=""
     i=0
     while [ "$i" -lt "$n" ]; do
         port=$((first + i))
-        "$sovkg" serve --host "${SOVKG_HOST:-127.0.0.1}" --port "$port" "$@" \
+        # shellcheck disable=SC2086  # $affinity is two words or none
+        "$sovkg" serve --host "${SOVKG_HOST:-127.0.0.1}" --port "$port" $affinity "$@" \
             >"$run/replica-$port.log" 2>&1 &
         echo $! >"$run/replica-$port.pid"
         echo "    server replica$((i + 1)) ${SOVKG_HOST:-127.0.0.1}:$port"

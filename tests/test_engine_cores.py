@@ -6,7 +6,9 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shlex
 import signal
+import socket
 import subprocess
 import sys
 from collections.abc import Iterable, Iterator
@@ -25,7 +27,7 @@ from sovkg.engine.shacl_job import ShaclJob
 from sovkg.engine.shacl_pool import ShaclPool
 
 from tests.support.procs import alive, children, eventually
-from tests.support.server import LiveServer
+from tests.support.server import SOVKG, LiveServer, free_port
 
 ALLOWED = sorted(os.sched_getaffinity(0))
 THING = "https://example.org/thing"
@@ -316,3 +318,60 @@ def test_a_server_started_on_fewer_cores_stays_on_them() -> None:
             assert all(_thread_masks(p) == {(ALLOWED[-1],)} for p in everyone)
     finally:
         os.sched_setaffinity(0, before)
+
+
+def _replicas(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
+    wrapper = tmp_path / "sovkg"
+    wrapper.write_text(f'#!/bin/sh\nexec {shlex.join(SOVKG)} "$@"\n')
+    wrapper.chmod(0o755)
+    env = {**os.environ, "SOVKG_BIN": str(wrapper), "SOVKG_RUN": str(tmp_path / "run")}
+    env.pop("SOVKG_CPU_AFFINITY", None)
+    script = Path(__file__).resolve().parents[1] / "deploy" / "replicas.sh"
+    return subprocess.run(["sh", str(script), *args], env=env, capture_output=True, timeout=30)
+
+
+@pytest.mark.parametrize("extra", [(), ("--cpu-affinity", "auto")])
+def test_replicas_on_one_machine_leave_the_cores_to_the_kernel_unless_told(
+    tmp_path: Path, extra: tuple[str, ...]
+) -> None:
+    """``deploy/replicas.sh`` starts its replicas with ``--cpu-affinity off`` (they would all
+    pin to the same first cores), unless its options choose otherwise."""
+    ports = _two_free_ports()  # the script numbers its ports from the first
+    opts = ("--no-validate", "--no-access-log", "--workers", "2", *extra)
+    started = _replicas(tmp_path, "start", "2", str(ports[0]), *opts)
+    try:
+        assert started.returncode == 0, started.stderr
+        assert started.stdout.decode().count("server replica") == 2
+        pids = [int((tmp_path / "run" / f"replica-{p}.pid").read_text()) for p in ports]
+        for port in ports:
+            assert eventually(lambda port=port: _up(port))
+        for pid in pids:
+            assert eventually(lambda pid=pid: len(_servers(pid)) == 2)
+            placement = _placement(pid)
+            pinned = all(len(next(iter(m))) == 1 and len(m) == 1 for m in placement.values())
+            if len(ALLOWED) > 1:
+                assert pinned == bool(extra), placement
+    finally:
+        stopped = _replicas(tmp_path, "stop")
+    assert stopped.returncode == 0
+    for pid in pids:
+        assert eventually(lambda pid=pid: not alive(pid))
+
+
+def _two_free_ports() -> list[int]:
+    """Two free loopback ports, one after the other."""
+    while True:
+        first = free_port()
+        with socket.socket() as probe:
+            try:
+                probe.bind(("127.0.0.1", first + 1))
+            except OSError:
+                continue
+        return [first, first + 1]
+
+
+def _up(port: int) -> bool:
+    try:
+        return httpx.get(f"http://127.0.0.1:{port}/health", timeout=2).status_code == 200
+    except httpx.TransportError:
+        return False
