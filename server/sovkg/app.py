@@ -23,7 +23,6 @@ from sovkg.engine.build import build_backend, build_runner
 from sovkg.engine.cores import pin_server
 from sovkg.errors import BackendTimeout, BackendUnavailable, ClientError, SovkgError
 from sovkg.http import accesslog
-from sovkg.http.accesslog import configure_access_log
 from sovkg.http.cache import Cache
 from sovkg.http.front import Front
 from sovkg.http.limits import Limits
@@ -131,7 +130,7 @@ def serving_app(settings: Settings, store: Store | None = None) -> FastAPI:
     """The application a server process serves: :func:`create_app`, with the access log
     written to stderr when the settings ask for one."""
     if settings.access_log:
-        configure_access_log()
+        accesslog.configure_access_log()
     app = create_app(settings, store)
     # the application, its store's wrappers and every module stay for the life of the
     # process: the garbage collector no longer walks them (a full collection took 60 ms here,
