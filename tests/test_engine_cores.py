@@ -27,7 +27,7 @@ from sovkg.engine.shacl_job import ShaclJob
 from sovkg.engine.shacl_pool import ShaclPool
 
 from tests.support.procs import alive, children, eventually
-from tests.support.server import SOVKG, LiveServer, free_port
+from tests.support.server import ROOT, SOVKG, LiveServer, free_port
 
 ALLOWED = sorted(os.sched_getaffinity(0))
 THING = "https://example.org/thing"
@@ -326,7 +326,7 @@ def _replicas(tmp_path: Path, *args: str) -> subprocess.CompletedProcess[bytes]:
     wrapper.chmod(0o755)
     env = {**os.environ, "SOVKG_BIN": str(wrapper), "SOVKG_RUN": str(tmp_path / "run")}
     env.pop("SOVKG_CPU_AFFINITY", None)
-    script = Path(__file__).resolve().parents[1] / "deploy" / "replicas.sh"
+    script = ROOT / "deploy" / "replicas.sh"
     return subprocess.run(["sh", str(script), *args], env=env, capture_output=True, timeout=30)
 
 

@@ -267,8 +267,8 @@ def test_the_access_log_counts_the_bytes_of_a_static_file_the_server_sends_itsel
     assert all(r.status_code == 200 and r.content for r in answers)
     log = server.proc.stderr.read().decode() if server.proc.stderr else ""
     lines = [json.loads(line) for line in log.splitlines() if line.startswith("{")]
-    sizes = {e["path"]: [] for e in lines}
+    sizes: dict[str, list[int]] = {}
     for e in lines:
-        sizes[e["path"]].append(e["bytes"])
+        sizes.setdefault(e["path"], []).append(e["bytes"])
     assert sizes.get("/static/query-ui.js") == [len(r.content) for r in answers], sizes
     assert sizes.get("/") == [len(page.content)], sizes

@@ -56,8 +56,8 @@ class Fleet:
         self,
         export: Path,
         apps: list[str],
-        processes: list[int] | None = None,
-        sovkg_args: list[str] | None = None,
+        processes: tuple[int, ...] = (2,),
+        sovkg_args: tuple[str, ...] = (),
     ) -> None:
         self.procs: dict[str, subprocess.Popen] = {}
         self.urls: dict[str, str] = {}
@@ -75,13 +75,13 @@ class Fleet:
                 timeout=60,
             )
             r.raise_for_status()
-            for extra in ["", *(sovkg_args or [])]:
+            for extra in ("", *sovkg_args):
                 serve = [sys.executable, "-m", "sovkg", "serve", "--no-access-log"]
                 name = f"sovkg serve {extra}".strip()
                 self._start(name, [*serve, *shlex.split(extra)], "/sparql")
             for app in apps:
-                for n in processes or [2]:
-                    self._start_bare(app, n, export, len(processes or [2]) > 1)
+                for n in processes:
+                    self._start_bare(app, n, export, named=len(processes) > 1)
         except BaseException:
             self.stop()
             raise
@@ -166,7 +166,7 @@ def main() -> int:
         check=True,
         cwd=ROOT,
     )
-    fleet = Fleet(export, args.apps, args.processes, args.sovkg_args)
+    fleet = Fleet(export, args.apps, tuple(args.processes), tuple(args.sovkg_args))
     results: dict[tuple[str, str, str], dict] = {}
     mix = query_mix()
     try:
