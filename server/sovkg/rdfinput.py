@@ -126,10 +126,10 @@ def _text(body: bytes) -> str:
 
 #: strings, IRIs and comments (skipped), brackets, and prefix declarations
 _TURTLE_TOKENS = re.compile(
-    r'"""(?:[^"\\]|\\.|"(?!""))*"""'
-    r"|'''(?:[^'\\]|\\.|'(?!''))*'''"
-    r'|"(?:[^"\\\n\r]|\\.)*"'
-    r"|'(?:[^'\\\n\r]|\\.)*'"
+    r'"""(?:[^"\\]++|\\.|"(?!""))*+"""'
+    r"|'''(?:[^'\\]++|\\.|'(?!''))*+'''"
+    r'|"(?:[^"\\\n\r]++|\\.)*+"'
+    r"|'(?:[^'\\\n\r]++|\\.)*+'"
     r"|<<|>>"
     r"|<[^<>\s\"{}|^`\\]*>"
     r"|#[^\n\r]*"
@@ -161,7 +161,7 @@ def _check_turtle(text: str, limits: InputLimits, syntax: str) -> None:
 
 # --- JSON-LD --------------------------------------------------------------------------------
 
-_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]', re.DOTALL)
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]++|\\.)*+"|[\[\]{}]', re.DOTALL)
 
 
 def _check_depth(text: str, tokens: re.Pattern[str], limits: InputLimits, syntax: str) -> None:

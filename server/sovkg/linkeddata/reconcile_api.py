@@ -8,6 +8,7 @@ message naming the cause; nothing here knows about HTTP frameworks.
 from __future__ import annotations
 
 import json
+import math
 import re
 import time
 from dataclasses import dataclass
@@ -100,6 +101,8 @@ def parse_batch(text: str, limits: Limits = DEFAULT_LIMITS) -> dict[str, Query]:
         raise ReconcileError(f"'queries' is not valid JSON: {e}") from e
     except RecursionError as e:
         raise ReconcileError("'queries' is nested too deeply") from e
+    except ValueError as e:  # an integer past the interpreter's digit limit
+        raise ReconcileError(f"'queries' holds a number that is too long: {e}") from e
     if not isinstance(data, dict):
         raise ReconcileError("'queries' must be a JSON object of queries by key")
     if not data:
@@ -156,7 +159,7 @@ def parse_query(key: str, q: object, limits: Limits = DEFAULT_LIMITS) -> Query:
         raw_limit = q["limit"]
         if isinstance(raw_limit, bool) or not isinstance(raw_limit, int | float):
             raise ReconcileError(f"{where}: 'limit' must be a positive integer")
-        if raw_limit != int(raw_limit) or raw_limit < 1:
+        if not math.isfinite(raw_limit) or raw_limit != int(raw_limit) or raw_limit < 1:
             raise ReconcileError(f"{where}: 'limit' must be a positive integer, not {raw_limit}")
         limit = min(int(raw_limit), limits.max_candidates)
     if "type_strict" in q and q["type_strict"] not in ("any", "should", "all"):

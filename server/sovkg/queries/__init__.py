@@ -70,7 +70,9 @@ def used_prefixes(query: str) -> list[str]:
     """The project prefixes a query writes as ``prefix:local``, in the order of PREFIXES."""
     # Strip IRIs, strings and comments first, so "https://schema.org/" inside <...> or "..."
     # does not count as a use of ``https:`` and a comment does not pull in a prefix.
-    stripped = re.sub(r"<[^>\s]*>|\"(?:[^\"\\\n]|\\.)*\"|'(?:[^'\\\n]|\\.)*'|#[^\n]*", " ", query)
+    stripped = re.sub(
+        r"<[^>\s]*>|\"(?:[^\"\\\n]++|\\.)*+\"|'(?:[^'\\\n]++|\\.)*+'|#[^\n]*", " ", query
+    )
     return [p for p in PREFIXES if re.search(rf"(?<![\w:]){re.escape(p)}:", stripped)]
 
 
