@@ -74,6 +74,11 @@ class OutboundRefused(ClientError, ValueError):
     """The operation would make the server send a request that the operator has not allowed."""
 
 
+class TooDeep(ClientError, ValueError):
+    """The operation is structured more deeply than the engine can parse and evaluate safely
+    (nested groups, brackets and chained operators, see ``sovkg.sparql.lexer.depth``)."""
+
+
 class OperationFailed(ClientError, ValueError):
     """The store could not carry out a well-formed operation, for a reason of the operation's
     own (a graph that already exists, an unbound SERVICE variable, ...)."""

@@ -1,4 +1,5 @@
-"""``GuardedRunner``: a runner in front of another, which refuses outbound operations the
+"""``GuardedRunner``: a runner in front of another, which refuses operations structured too
+deeply for the engine (``sovkg.sparql.lexer.check_depth``) and outbound operations the
 operator did not allow (``sovkg.sparql.guard``), applies the result row limit, and gives
 pyoxigraph's evaluation errors the meaning they have for the client."""
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass, replace
 from sovkg.engine.jobs import QueryJob, QueryOutput, QueryStream, Runner, StreamingRunner, UpdateJob
 from sovkg.errors import OperationFailed, UpstreamFailed
 from sovkg.sparql.guard import check, may_call_out
+from sovkg.sparql.lexer import check_depth
 
 
 def translate_error(e: Exception) -> Exception:
@@ -31,17 +33,31 @@ def check_update(job: UpdateJob, allow: tuple[str, ...] = ()) -> None:
     check(job.update, update=True, allow=allow)
 
 
+#: operations longer than this are measured in a thread, not on the event loop
+_LONG = 64 * 1024
+
+
+async def _check_depth(text: str, what: str) -> None:
+    """Refuse an operation too deep for the engine, before any engine parses it (past the
+    limit pyoxigraph overflows its stack)."""
+    if len(text) > _LONG:
+        await asyncio.to_thread(check_depth, text, what)
+    else:
+        check_depth(text, what)
+
+
 @dataclass
 class GuardedRunner:
-    """A runner in front of another: refuses outbound operations the operator did not allow and
-    applies the result row limit (a cut result says so in ``QueryOutput.truncated`` and, when
-    sent whole, ``QueryStream.cut_at``)."""
+    """A runner in front of another: refuses operations too deep for the engine and outbound
+    operations the operator did not allow, and applies the result row limit (a cut result
+    says so in ``QueryOutput.truncated`` and, when sent whole, ``QueryStream.cut_at``)."""
 
     inner: Runner
     allow_service: tuple[str, ...] = ()
     max_rows: int | None = None
 
     async def _prepare(self, job: QueryJob) -> QueryJob:
+        await _check_depth(job.query, "query")
         if may_call_out(job.query):  # parsing can take a while: not on the event loop
             await asyncio.to_thread(check_query, job, self.allow_service)
         if self.max_rows is not None and job.max_rows is None:
@@ -71,6 +87,7 @@ class GuardedRunner:
 
     async def update(self, job: UpdateJob) -> None:
         """Check, then apply the update on the inner runner."""
+        await _check_depth(job.update, "update")
         if may_call_out(job.update):
             await asyncio.to_thread(check_update, job, self.allow_service)
         try:

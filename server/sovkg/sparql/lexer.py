@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import NamedTuple
 
-from sovkg.errors import UsingConflictError
+from sovkg.errors import TooDeep, UsingConflictError
 
 _TOKEN = re.compile(
     r"""
@@ -76,6 +76,78 @@ def tokens(text: str) -> Iterator[Token]:
         yield _new_token(Token, (kind, tok, m.start(), m.end(), depth))
         if tok == "{":
             depth += 1
+
+
+#: the deepest structure an operation may have (see :func:`depth`). pyoxigraph parses and
+#: evaluates recursively and overflows its stack (SIGSEGV) past about 2,200 nested groups,
+#: 2,500 OPTIONALs or BINDs in one group, 4,500 nested parentheses or 10,000 triple patterns
+#: (measured, pyoxigraph 0.5 on an 8 MiB thread stack): this keeps a margin of two
+MAX_DEPTH = 1000
+#: words that chain one more level onto their group's algebra (a left-deep tree in the engine)
+_CHAINING = frozenset(
+    {"UNION", "OPTIONAL", "MINUS", "BIND", "FILTER", "EXISTS", "GRAPH", "SERVICE"}
+)
+#: operators and separators (single characters: ``||`` is two), which chain too
+_CHAINING_MARKS = frozenset(".;,|&!+-*/=<>^")
+_OPENING = frozenset({"(", "{", "["})
+_CLOSING = frozenset({")", "}", "]"})
+
+
+def depth(text: str, limit: int = MAX_DEPTH) -> tuple[int, int]:
+    """How deep the operation's structure goes, and where it first gets deepest (an offset).
+
+    Counts, at every token, one level per open group or bracket plus one per chaining token
+    seen so far in each of them: operators and separators (:data:`_CHAINING_MARKS`) and the
+    words of :data:`_CHAINING`. So it bounds the depth of the algebra the engine builds from
+    above. The blocks of ``INSERT DATA``, ``DELETE DATA`` and ``VALUES`` hold data, not
+    patterns: nothing in them chains (their brackets still count). Stops counting once past
+    ``limit``; a text no longer than ``limit`` cannot be deeper, and is not tokenized.
+    """
+    if len(text) <= limit:
+        return 0, 0
+    chains: list[int] = [0]  # chaining tokens per open group, outermost first
+    current = deepest = where = 0
+    data_at: int | None = None  # the group depth of an open data block
+    data_next = False  # DATA or VALUES seen: the next brace opens a data block
+    for t in tokens(text):
+        tok = t.text
+        if tok in _OPENING:
+            chains.append(0)
+            current += 1
+            if tok == "{" and data_next:
+                data_next = False
+                if data_at is None:
+                    data_at = len(chains)
+        elif tok in _CLOSING:
+            if len(chains) > 1:
+                if data_at == len(chains):
+                    data_at = None
+                current -= 1 + chains.pop()
+        elif t.keyword in ("DATA", "VALUES"):
+            data_next = True
+        elif (
+            data_at is None and t.kind == "other" and tok in _CHAINING_MARKS
+        ) or t.keyword in _CHAINING:
+            chains[-1] += 1
+            current += 1
+        if current > deepest:
+            deepest, where = current, t.start
+            if deepest > limit:
+                break
+    return deepest, where
+
+
+def check_depth(text: str, what: str = "query", limit: int = MAX_DEPTH) -> None:
+    """Raise :class:`~sovkg.errors.TooDeep`, naming the limit and the line, past ``limit``."""
+    deepest, where = depth(text, limit)
+    if deepest > limit:
+        line, _ = _line_column(text, where)
+        raise TooDeep(
+            f"the {what} is structured more deeply than the limit of {limit} levels (nested "
+            "groups and brackets, plus operators, separators, UNION, OPTIONAL, BIND or FILTER "
+            f"chained in one group) at line {line}; the engine cannot evaluate structures this "
+            "deep safely"
+        )
 
 
 #: a prologue of PREFIX/BASE declarations, comments and white space, then the query form: the
