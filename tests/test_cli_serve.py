@@ -163,6 +163,19 @@ def test_several_workers_refuse_updates_exit_2() -> None:
     assert "read-only" in err and "would not reach the data of the others" in err
 
 
+@pytest.mark.live
+def test_a_second_server_on_a_port_in_use_exits_2_naming_it() -> None:
+    first = LiveServer("--no-validate", "--no-access-log")
+    try:
+        first.wait_ready()
+        r = run_sovkg("serve", "--no-validate", "--port", str(first.port))
+        assert r.returncode == 2 and b"Traceback" not in r.stderr
+        assert f"port {first.port} on 127.0.0.1 is already in use" in r.stderr.decode()
+        assert first.proc.poll() is None  # the first one serves on
+    finally:
+        first.stop()
+
+
 def _raw_get(sock: socket.socket, path: str, extra: str = "") -> bytes:
     sock.sendall(f"GET {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}\r\n".encode())
     data = b""

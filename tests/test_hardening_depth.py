@@ -12,7 +12,9 @@ from pathlib import Path
 
 import httpx
 import pytest
+from pyoxigraph import RdfFormat
 from sovkg.errors import TooDeep
+from sovkg.rdfinput import InputRefused, check_bytes, check_file_depth
 from sovkg.sparql.lexer import MAX_DEPTH, check_depth, depth
 
 from tests.support.server import SOVKG, LiveServer
@@ -119,3 +121,79 @@ def test_sovkg_query_exits_2_naming_the_limit(tmp_path: Path) -> None:
     done = subprocess.run([*SOVKG, "query", f"@{rq}"], capture_output=True, text=True, timeout=60)
     assert done.returncode == 2, done.stderr
     assert "limit of 1000 levels" in done.stderr
+
+
+# --- RDF: RDF/XML from clients, and local files ----------------------------------------------
+
+
+def _deep_rdfxml(n: int) -> bytes:
+    return (
+        '<rdf:RDF xmlns:rdf="http://www.w3.org/1999/02/22-rdf-syntax-ns#" xmlns:e="urn:e#">'
+        '<rdf:Description rdf:about="urn:s">'
+        + "<e:p><rdf:Description>" * n
+        + "</rdf:Description></e:p>" * n
+        + "</rdf:Description></rdf:RDF>"
+    ).encode()
+
+
+#: files that crashed the command line (SIGSEGV, exit 139) before its nesting check
+DEEP_FILES = {
+    "deep.jsonld": (
+        '{"@id": "urn:s", "urn:p": ' + '{"urn:p": ' * 20000 + '"x"' + "}" * 20000 + "}"
+    ).encode(),
+    "deep.nt": (
+        "<urn:s> <urn:p> " + "<<( <urn:s> <urn:p> " * 40000 + "<urn:o>" + " )>>" * 40000 + " .\n"
+    ).encode(),
+    "deep.rdf": _deep_rdfxml(20000),
+}
+
+
+def test_rdfxml_from_clients_is_held_to_the_nesting_limit() -> None:
+    with pytest.raises(InputRefused, match="nests elements deeper than the limit of 129 levels"):
+        check_bytes(_deep_rdfxml(70), RdfFormat.RDF_XML)
+    check_bytes(_deep_rdfxml(60), RdfFormat.RDF_XML)  # within the 64 levels of other syntaxes
+
+
+@pytest.mark.parametrize("name", list(DEEP_FILES))
+@pytest.mark.parametrize("command", [["validate"], ["export", "--data"]])
+def test_the_command_line_refuses_deep_files_by_name(
+    tmp_path: Path, name: str, command: list[str]
+) -> None:
+    path = tmp_path / name
+    path.write_bytes(DEEP_FILES[name])
+    done = subprocess.run(
+        [*SOVKG, *command, str(path)], capture_output=True, text=True, timeout=120
+    )
+    assert done.returncode == 2, (done.returncode, done.stderr[-300:])
+    assert f"{path}: refused:" in done.stderr and "deeper than the limit of" in done.stderr
+
+
+def test_local_files_with_many_shallow_brackets_pass(tmp_path: Path) -> None:
+    shallow = tmp_path / "shallow.ttl"
+    shallow.write_text("".join(f"<urn:s{i}> <urn:p> [ <urn:q> ( 1 2 ) ] .\n" for i in range(5000)))
+    check_file_depth(str(shallow), RdfFormat.TURTLE)
+    done = subprocess.run(
+        [*SOVKG, "export", "--format", "ntriples", "--data", str(shallow)],
+        capture_output=True,
+        timeout=120,
+    )
+    assert done.returncode == 0 and done.stdout.count(b"urn:q") == 5000
+
+
+def test_validate_names_a_directory(tmp_path: Path) -> None:
+    folder = tmp_path / "data.ttl"
+    folder.mkdir()
+    done = subprocess.run([*SOVKG, "validate", str(folder)], capture_output=True, text=True)
+    assert done.returncode == 2 and "is a directory" in done.stderr
+
+
+@pytest.mark.live
+def test_a_deep_rdfxml_put_gets_400(server: LiveServer) -> None:
+    r = httpx.put(
+        f"{server.url}/store",
+        params={"graph": "http://example.org/graph/deep"},
+        content=_deep_rdfxml(50000),
+        headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/rdf+xml"},
+        timeout=60,
+    )
+    assert r.status_code == 400 and "nests elements deeper than the limit" in r.text, r.text

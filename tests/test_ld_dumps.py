@@ -4,6 +4,7 @@ whose sizes and checksums match."""
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import hashlib
 import os
@@ -162,7 +163,7 @@ def test_cache_is_rebuilt_after_notify_store_changed(store):
     copy.extend(store)
     app = _App()
     state = get_state(app, copy)
-    before = state.dumps.all()[FILES["ntriples"]]
+    before = asyncio.run(state.dumps.get())[FILES["ntriples"]]
     copy.add(
         Quad(
             NamedNode("https://w3id.org/ksai/id/test/added"),
@@ -170,8 +171,8 @@ def test_cache_is_rebuilt_after_notify_store_changed(store):
             Literal("added"),
         )
     )
-    assert state.dumps.all()[FILES["ntriples"]] is before  # cached
+    assert asyncio.run(state.dumps.get())[FILES["ntriples"]] is before  # cached
     notify_store_changed(app)
-    after = state.dumps.all()[FILES["ntriples"]]
+    after = asyncio.run(state.dumps.get())[FILES["ntriples"]]
     assert after.sha256 != before.sha256
     assert b"https://w3id.org/ksai/id/test/added" in after.body

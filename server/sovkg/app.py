@@ -21,7 +21,7 @@ from sovkg.engine import Engine
 from sovkg.engine.bounds import watch_parent
 from sovkg.engine.build import build_backend, build_runner
 from sovkg.engine.cores import pin_server
-from sovkg.errors import BackendTimeout, BackendUnavailable, ClientError, SovkgError
+from sovkg.errors import SovkgError
 from sovkg.http import accesslog
 from sovkg.http.cache import Cache
 from sovkg.http.front import Front
@@ -96,13 +96,11 @@ def create_app(settings: Settings, store: Store | None = None) -> FastAPI:
     )
     app.state.settings = settings
     app.state.engine = engine
-    # a client error raised inside a route (a junk Host, say) is its plain 4xx
-    app.add_exception_handler(ClientError, _plain_error)
-    if settings.backend:
-        # a backend failure inside a page, dump or VoID route is a plain 502/503 (the SPARQL
-        # routes already turn these errors into plain answers)
-        for error in (BackendUnavailable, BackendTimeout):
-            app.add_exception_handler(error, _plain_error)
+    # a package error raised inside a route is its plain status and message: a client error
+    # (a junk Host, say) its 4xx, a dump build past its limits or a backend failure inside a
+    # page, dump or VoID route its 502/503 (the SPARQL routes turn these into plain answers
+    # themselves)
+    app.add_exception_handler(SovkgError, _plain_error)
     app.include_router(health.router)
     app.include_router(graph_store.router)
     app.include_router(ui.router)

@@ -100,6 +100,11 @@ class Settings:
     shacl_timeout: float = 30.0
     #: SHACL validations at once (each in a worker process); 503 + Retry-After beyond it
     shacl_concurrency: int = 2
+    #: seconds one build of the dumps may run (in a child process; 503 beyond it)
+    dump_timeout: float = 600.0
+    #: MiB the child that builds the dumps may grow by; None: a quarter of the machine's
+    #: memory; 0: no limit
+    dump_memory: int | None = None
     #: memory for the response cache of repeated reads (0 turns it off)
     cache_bytes: int = 64 * MIB
     #: uvicorn's HTTP parser: "h11" (limits headers) or "httptools" (faster, behind a proxy)
@@ -441,6 +446,28 @@ OPTIONS: tuple[Option, ...] = (
         metavar="N",
         check=_at_least(1),
         rule="at least 1",
+    ),
+    Option(
+        "dump_timeout",
+        "--dump-timeout",
+        "SOVKG_DUMP_TIMEOUT",
+        float,
+        "seconds one build of the dumps (/dumps, /store, VoID) may run, in a child process "
+        "killed beyond; 503 until the data changes",
+        metavar="S",
+        check=_MORE_THAN_ZERO[0],
+        rule=_MORE_THAN_ZERO[1],
+    ),
+    Option(
+        "dump_memory",
+        "--dump-memory",
+        "SOVKG_DUMP_MEMORY",
+        int,
+        "MiB of memory the child that builds the dumps may take; past it, 503 until the data "
+        "changes (0: no limit; default: a quarter of the machine's memory, at least 1024)",
+        metavar="MIB",
+        check=_POSITIVE[0],
+        rule=_POSITIVE[1],
     ),
     Option(
         "cache_bytes",

@@ -22,7 +22,7 @@ from pyoxigraph import DefaultGraph, NamedNode, Quad, RdfFormat, Store, parse
 
 from sovkg.errors import LoadError
 from sovkg.formats import rdf_format_for_path
-from sovkg.rdfinput import InputRefused, check_entities
+from sovkg.rdfinput import InputRefused, check_entities, check_file_depth
 from sovkg.resources import data_files
 
 GRAPH_BASE = "https://w3id.org/ksai/graph/"
@@ -63,6 +63,8 @@ def extra_sources(paths: Iterable[Path]) -> list[Source]:
 def _reading(path: Path) -> Iterator[None]:
     """Raise LoadError naming ``path`` for whatever reading it fails on (a missing file, the
     input guard's refusal, the parser's line and column)."""
+    if path.is_dir():
+        raise LoadError(f"{path}: is a directory, not an RDF file")
     if not path.is_file():
         raise LoadError(f"{path}: no such file")
     try:
@@ -77,11 +79,15 @@ def _reading(path: Path) -> Iterator[None]:
 
 def _guarded_body(path: Path, fmt: RdfFormat) -> bytes | None:
     """The bytes of an RDF/XML file, once the input guard let its entities through (they are
-    checked before they can be expanded); None for other syntaxes, read from the path."""
+    checked before they can be expanded); None for other syntaxes, read from the path. Either
+    way the file's nesting is checked first, against the local limits (past them pyoxigraph
+    would overflow its stack)."""
     if fmt != RdfFormat.RDF_XML:
+        check_file_depth(str(path), fmt)
         return None
     body = path.read_bytes()
     check_entities(body)
+    check_file_depth(str(path), fmt)
     return body
 
 

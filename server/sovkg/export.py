@@ -44,8 +44,11 @@ def canonical_quads(quads: Iterable[Quad], as_triples: bool) -> list[Quad]:
     return sorted(dataset, key=_sort_key)
 
 
-def export_dataset(store: Store, fmt: RdfFormat, output: IO[bytes] | None = None) -> bytes | None:
-    """Serialize the whole store in ``fmt``; returns bytes when ``output`` is None."""
+def export_dataset(
+    store: Store | Iterable[Quad], fmt: RdfFormat, output: IO[bytes] | None = None
+) -> bytes | None:
+    """Serialize the whole store (or the quads given) in ``fmt``; returns bytes when ``output``
+    is None."""
     quads = canonical_quads(store, as_triples=not fmt.supports_datasets)
     items: list[Quad] | list[Triple]
     if fmt.supports_datasets:

@@ -14,7 +14,9 @@ a small body cannot cost much more than its size:
   entities, an entity declared twice and recursive definitions are refused outright;
 - **nesting** of collections, blank nodes and triple terms in Turtle/TriG/N-Triples/N-Quads and
   of objects and arrays in JSON-LD, counted by a tokenizer that skips strings, IRIs and
-  comments: at most ``max_depth`` levels;
+  comments: at most ``max_depth`` levels; of elements in RDF/XML (counted by expat, after the
+  entity check): at most ``max_xml_depth``. Local files get only this check, with
+  :data:`LOCAL_LIMITS` (:func:`check_file_depth`);
 - **prefixes**: at most ``max_prefixes`` ``@prefix``/``PREFIX`` declarations (Turtle, TriG) or
   ``xmlns`` attributes (RDF/XML);
 - **terms**: no literal or IRI longer than ``max_term_bytes`` (checked on the parsed quads).
@@ -34,10 +36,12 @@ from pyoxigraph import Literal, NamedNode, Quad, RdfFormat, Triple, parse
 
 __all__ = [
     "DEFAULT_LIMITS",
+    "LOCAL_LIMITS",
     "InputLimits",
     "InputRefused",
     "check_bytes",
     "check_entities",
+    "check_file_depth",
     "check_quads",
     "parse_guarded",
 ]
@@ -55,6 +59,9 @@ class InputLimits:
     max_entities: int = 256
     #: deepest nesting of ( [ << { in Turtle-like syntaxes, of { [ in JSON-LD
     max_depth: int = 64
+    #: deepest nesting of elements in RDF/XML: ``rdf:RDF``, then a node element and a property
+    #: element for each level of the other syntaxes
+    max_xml_depth: int = 2 * 64 + 1
     #: most prefix (or xmlns) declarations in one document
     max_prefixes: int = 1024
     #: longest literal or IRI, in bytes of UTF-8
@@ -62,6 +69,11 @@ class InputLimits:
 
 
 DEFAULT_LIMITS = InputLimits()
+
+#: the bounds on local files (``sovkg validate``, ``export`` and ``query --data``, ``serve
+#: --data``): only nesting, far deeper than client RDF may go but short of what overflows
+#: pyoxigraph's stack (JSON-LD objects about 10,000 deep, triple terms about 30,000)
+LOCAL_LIMITS = InputLimits(max_depth=1000, max_xml_depth=2 * 1000 + 1, max_prefixes=1 << 62)
 
 
 class InputRefused(ValueError):
@@ -288,6 +300,82 @@ def _check_rdfxml(body: bytes, limits: InputLimits) -> None:
             f"the RDF/XML document declares more than {limits.max_prefixes} namespace prefixes"
         )
     check_entities(body, limits)
+    _check_xml_depth(body, limits)
+
+
+class _TooDeepXml(Exception):
+    """Raised from an expat handler at the first element past the limit."""
+
+
+def _check_xml_depth(body: bytes, limits: InputLimits) -> None:
+    """Refuse RDF/XML whose elements nest deeper than ``max_xml_depth`` (read by expat, whose
+    entities the entity check has already bounded); malformed XML is the RDF parser's to
+    report, with its own position."""
+    most = limits.max_xml_depth
+    if body.count(b"<") <= most:
+        return  # fewer tags than levels allowed
+    parser = expat.ParserCreate()
+    parser.SetParamEntityParsing(expat.XML_PARAM_ENTITY_PARSING_NEVER)
+    depth = 0
+
+    def start(*_: object) -> None:
+        nonlocal depth
+        depth += 1
+        if depth > most:
+            raise _TooDeepXml
+
+    def end(*_: object) -> None:
+        nonlocal depth
+        depth -= 1
+
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    try:
+        parser.Parse(body, True)
+    except _TooDeepXml:
+        raise InputRefused(
+            f"the RDF/XML document nests elements deeper than the limit of {most} levels "
+            f"(line {parser.CurrentLineNumber})"
+        ) from None
+    except (expat.ExpatError, LookupError):
+        pass
+
+
+#: the bytes that may open a level of nesting, by syntax (a file with fewer of them in all
+#: cannot nest deeper, and is not tokenized)
+_OPENERS = {
+    RdfFormat.JSON_LD: (b"{", b"["),
+    RdfFormat.RDF_XML: (b"<",),
+}
+_TURTLE_OPENERS = (b"(", b"[", b"{", b"<<")
+
+
+def check_file_depth(path: str, fmt: RdfFormat, limits: InputLimits = LOCAL_LIMITS) -> None:
+    """The nesting check for a local file (``limits``: :data:`LOCAL_LIMITS`): a file with few
+    bytes that could open a level is passed after counting them, chunk by chunk; others are
+    read and measured like client RDF."""
+    openers = _OPENERS.get(fmt, _TURTLE_OPENERS)
+    most = limits.max_xml_depth if fmt == RdfFormat.RDF_XML else limits.max_depth
+    count = 0
+    last = b""
+    with open(path, "rb") as f:
+        while chunk := f.read(1 << 24):
+            count += sum(chunk.count(o) for o in openers)
+            if last == b"<" and chunk.startswith(b"<"):
+                count += 1  # a "<<" split between two chunks
+            last = chunk[-1:]
+            if count > most:
+                break
+    if count <= most:
+        return
+    with open(path, "rb") as f:
+        body = f.read()
+    if fmt == RdfFormat.RDF_XML:
+        _check_xml_depth(body, limits)
+    elif fmt == RdfFormat.JSON_LD:
+        _check_depth(_text(body), _JSON_TOKENS, limits, "JSON-LD")
+    else:
+        _check_turtle(_text(body), limits, fmt.name)
 
 
 def check_entities(body: bytes, limits: InputLimits = DEFAULT_LIMITS) -> None:

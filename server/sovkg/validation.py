@@ -33,6 +33,7 @@ from sovkg.config import SHACL_ENGINES, cache_dir
 from sovkg.dataset import read_quads, syntax_message
 from sovkg.errors import LoadError
 from sovkg.formats import rdf_format_for_path
+from sovkg.rdfinput import InputRefused, check_file_depth
 from sovkg.resources import data_files
 
 _SHAPE_MARKERS = (SH.NodeShape, SH.PropertyShape)
@@ -293,10 +294,13 @@ def _write_ntriples(path: Path, out: BinaryIO) -> None:
         out.write(_quads_ntriples(read_quads(path)).encode())  # the input guard, "no such file"
         return
     try:
+        check_file_depth(str(path), fmt)  # past it pyoxigraph would overflow its stack
         triples = (
             q.triple for q in parse(path=str(path), format=fmt, base_iri=path.resolve().as_uri())
         )
         serialize(triples, out, format=RdfFormat.N_TRIPLES)
+    except InputRefused as e:
+        raise LoadError(f"{path}: refused: {e}") from None
     except SyntaxError as e:
         raise LoadError(f"{path}: {syntax_message(e)}") from None
     except (OSError, ValueError) as e:

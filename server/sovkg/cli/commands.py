@@ -13,7 +13,7 @@ from pyoxigraph import Store
 
 from sovkg.cli import allocator
 from sovkg.cli.args import parser
-from sovkg.cli.server import require_parser, run_server
+from sovkg.cli.server import require_free_port, require_parser, run_server
 from sovkg.config import Settings, option, overrides_from
 from sovkg.dataset import open_store
 from sovkg.engine import QueryJob, evaluate
@@ -44,6 +44,7 @@ def serve(args: argparse.Namespace) -> int:
     settings choose: this process may first start again with it, see ``sovkg.cli.allocator``)."""
     settings = Settings.from_env(overrides_from(vars(args)))
     require_parser(settings.http)
+    require_free_port(settings.host, settings.port)  # before loading: that may take minutes
     malloc = allocator.ensure(
         allocator.choose(settings.allocator), getattr(args, "argv", None) or sys.argv[1:]
     )

@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import asyncio
+import errno
 import importlib
 import os
 import signal
+import socket
 
 import uvicorn
 import uvloop
@@ -38,6 +40,31 @@ def require_parser(http: str) -> None:
         raise SettingsError(
             "--http httptools (SOVKG_HTTP) needs the httptools package: pip install httptools"
         ) from None
+
+
+def require_free_port(host: str, port: int) -> None:
+    """Raise :class:`SettingsError` when another process listens on ``host:port``. The server
+    binds with ``SO_REUSEPORT`` (its processes share the port), which would let a second
+    server start on a port that is taken and share its connections without a word; a plain
+    bind (``SO_REUSEADDR`` only, which on Linux never passes a listening socket) finds out."""
+    if port == 0:
+        return
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM, flags=socket.AI_PASSIVE)
+    except OSError as e:
+        raise SettingsError(f"--host {host}: {e}") from None
+    family, kind, proto, _, address = infos[0]
+    with socket.socket(family, kind, proto) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            probe.bind(address)
+        except OSError as e:
+            if e.errno == errno.EADDRINUSE:
+                raise SettingsError(
+                    f"port {port} on {host} is already in use by another process; stop it or "
+                    "choose another --port"
+                ) from None
+            raise SettingsError(f"cannot listen on {host}:{port}: {e.strerror}") from None
 
 
 def run_server(settings: Settings, store: Store | None) -> None:

@@ -144,6 +144,20 @@ def engine_panic(stderr_tail: bytes) -> str | None:
     return message.decode("utf-8", "replace").strip() or "panic"
 
 
+#: the share of the machine's memory that the build of the dumps may take by default
+DUMP_SHARE = 1 / 4
+#: and at least this (10^6 quads take about 2.3 GiB)
+DUMP_MIN_MIB = 1024
+
+
+def dump_memory_mib(setting: int | None, total_mib: int | None) -> int | None:
+    """The memory limit of the child that builds the dumps: ``--dump-memory`` (0: none), else
+    a quarter of the machine's memory, at least :data:`DUMP_MIN_MIB`."""
+    if setting is not None:
+        return setting or None
+    return max(DUMP_MIN_MIB, int((total_mib or 4 * DUMP_MIN_MIB) * DUMP_SHARE))
+
+
 @runtime_checkable
 class MemorySettings(Protocol):
     """The settings the memory limit is derived from (``sovkg.config.Settings`` has them)."""

@@ -2,13 +2,15 @@
 
 pyoxigraph is built to abort on a panic (one known: an ORDER BY over mixed terms whose
 comparison is not a total order, see the README's known issues), and past a memory limit its
-allocator aborts too. Two users:
+allocator aborts too. Three users:
 
 - ``sovkg query`` runs its query through :func:`run_isolated` (blocking);
 - ``sovkg serve --query-workers 0`` uses :class:`IsolatedRunner`: no standing pool, every query
   (and every update's trial run) in a child forked from the server for it, which sees the store
   copy-on-write, runs under the memory limit and is SIGKILLed at the time limit. At most
-  ``concurrency`` children run at once; a job waits for a slot within its own deadline.
+  ``concurrency`` children run at once; a job waits for a slot within its own deadline;
+- ``sovkg serve`` builds its dumps through :func:`run_forked`: one child at a time, under the
+  dump time and memory limits (``--dump-timeout``, ``--dump-memory``).
 
 The child runs the job under the memory limit and sends the pickled result back; the parent
 turns a dead child into :class:`EngineCrashed` or :class:`MemoryLimitReached` with the reason
@@ -181,6 +183,63 @@ async def _read_all(fd: int, keep: int | None = None) -> bytes:
     return bytes(head + buf)
 
 
+async def await_child(
+    pid: int,
+    result_r: int,
+    err_r: int,
+    deadline: float,
+    *,
+    memory_mib: int | None,
+    what: str,
+    timed_out: str,
+) -> object:
+    """The result of the child ``pid`` forked by :func:`_fork`, read on the event loop: raises
+    its error, the error of its death (naming ``what``), or QueryTimeout(``timed_out``) once
+    ``deadline`` passes. A child that is not reaped here (timed out, or the caller was
+    cancelled) is SIGKILLed: it never runs on."""
+    loop = asyncio.get_running_loop()
+    err = loop.create_task(_read_all(err_r, keep=_TAIL))
+    reaped = False
+    try:
+        try:
+            data = await asyncio.wait_for(
+                _read_all(result_r), max(0.0, deadline - time.monotonic())
+            )
+        except TimeoutError:
+            raise QueryTimeout(timed_out) from None
+        _, status = await asyncio.to_thread(os.waitpid, pid, 0)
+        reaped = True
+        tail = await err
+        _forward(tail)
+        return _outcome(data, os.waitstatus_to_exitcode(status), tail, memory_mib, what)
+    finally:
+        if not reaped:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(pid, signal.SIGKILL)
+            err.cancel()
+            loop.run_in_executor(None, os.waitpid, pid, 0)  # reaped when it is gone
+
+
+async def run_forked(
+    job: Callable[[], T], *, timeout: float, memory_mib: int | None, what: str
+) -> T:
+    """``job()`` in a child forked for it, awaited on the event loop: the child sees this
+    process's memory copy-on-write, runs under ``memory_mib`` and is SIGKILLed past
+    ``timeout`` seconds (QueryTimeout); its death is EngineCrashed or MemoryLimitReached naming
+    ``what``. The caller bounds how many run at once."""
+    pid, result_r, err_r = _fork(job, memory_mib)
+    out = await await_child(
+        pid,
+        result_r,
+        err_r,
+        time.monotonic() + timeout,
+        memory_mib=memory_mib,
+        what=what,
+        timed_out=f"{what} ran longer than the server's limit of {timeout:g} s and was stopped",
+    )
+    return out  # type: ignore[return-value]
+
+
 def _shown(text: str) -> str:
     """An operation's text on one line, shortened, for an error message."""
     text = " ".join(text.split())
@@ -260,38 +319,22 @@ class IsolatedRunner:
         self, pid: int, result_r: int, err_r: int, deadline: float, kind: str, text: str
     ) -> object:
         self._children.add(pid)
-        loop = asyncio.get_running_loop()
-        err = loop.create_task(_read_all(err_r, keep=_TAIL))
-        reaped = False
         try:
-            try:
-                data = await asyncio.wait_for(
-                    _read_all(result_r), max(0.0, deadline - time.monotonic())
-                )
-            except TimeoutError:
-                self.killed.append(pid)
-                raise QueryTimeout(
-                    f"the {kind} ran longer than the server's limit of {self.timeout:g} s "
-                    "and was stopped"
-                ) from None
-            _, status = await asyncio.to_thread(os.waitpid, pid, 0)
-            reaped = True
-            tail = await err
-            _forward(tail)
-            return _outcome(
-                data,
-                os.waitstatus_to_exitcode(status),
-                tail,
-                self.memory_mib,
-                f"this {kind}: {_shown(text)}",
+            return await await_child(
+                pid,
+                result_r,
+                err_r,
+                deadline,
+                memory_mib=self.memory_mib,
+                what=f"this {kind}: {_shown(text)}",
+                timed_out=f"the {kind} ran longer than the server's limit of {self.timeout:g} s "
+                "and was stopped",
             )
+        except QueryTimeout:
+            self.killed.append(pid)
+            raise
         finally:
             self._children.discard(pid)
-            if not reaped:  # timed out, or the client left: the child must not run on
-                with contextlib.suppress(ProcessLookupError):
-                    os.kill(pid, signal.SIGKILL)
-                err.cancel()
-                loop.run_in_executor(None, os.waitpid, pid, 0)  # reaped when it is gone
 
     async def query(self, job: QueryJob) -> QueryOutput:
         """Run a query in a child of its own."""

@@ -14,7 +14,7 @@ from dataclasses import dataclass, field
 from pyoxigraph import Store
 
 from sovkg.dataset import read_quads
-from sovkg.linkeddata.dumps import DumpCache
+from sovkg.linkeddata.dumps import Builder, DumpCache
 from sovkg.linkeddata.reconcile import ReconcileIndex, build_index
 from sovkg.resources import data_files
 
@@ -59,14 +59,15 @@ class LinkedDataState:
 _create_lock = threading.Lock()
 
 
-def get_state(app: object, store: Store) -> LinkedDataState:
-    """The application's state, created on first use (``app.state.linkeddata``)."""
+def get_state(app: object, store: Store, build: Builder | None = None) -> LinkedDataState:
+    """The application's state, created on first use (``app.state.linkeddata``); ``build``
+    runs the builds of its dumps (default: in a thread)."""
     state = getattr(app.state, "linkeddata", None)  # type: ignore[attr-defined]
     if state is None or state.store is not store:
         with _create_lock:
             state = getattr(app.state, "linkeddata", None)  # type: ignore[attr-defined]
             if state is None or state.store is not store:
-                state = LinkedDataState(store, DumpCache(store), load_shapes_store())
+                state = LinkedDataState(store, DumpCache(store, build), load_shapes_store())
                 app.state.linkeddata = state  # type: ignore[attr-defined]
     return state
 

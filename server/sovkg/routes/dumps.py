@@ -9,7 +9,6 @@ from __future__ import annotations
 
 from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, PlainTextResponse, Response
-from starlette.concurrency import run_in_threadpool
 
 from sovkg.linkeddata.dumps import Dump
 from sovkg.negotiation import negotiate, parse_accept, quality
@@ -56,7 +55,7 @@ def dump_response(request: Request, dump: Dump) -> Response:
 @router.api_route("/dumps/{filename}", methods=["GET", "HEAD"])
 async def dump(request: Request, filename: str) -> Response:
     """One dump, e.g. ``/dumps/sovereign-ai-kg.ttl``."""
-    dumps = await run_in_threadpool(ld_state(request).dumps.all)
+    dumps = await ld_state(request).dumps.get()
     if filename not in dumps:
         names = ", ".join(dumps)
         return PlainTextResponse(f"no dump {filename!r}; there are {names}\n", status_code=404)
@@ -84,7 +83,7 @@ def listing(request: Request, dumps: dict[str, Dump]) -> list[dict[str, object]]
 @router.api_route("/dumps", methods=["GET", "HEAD"])
 async def dumps_index(request: Request) -> Response:
     """The dumps with size and SHA-256: JSON for programs, a table for people."""
-    dumps = await run_in_threadpool(ld_state(request).dumps.all)
+    dumps = await ld_state(request).dumps.get()
     entries = listing(request, dumps)
     fmt = request.query_params.get("format")
     chosen: str | None

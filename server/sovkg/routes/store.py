@@ -136,7 +136,7 @@ async def _read(request: Request, target: Target) -> Response:
             return plain(406, not_acceptable_message(DATASET_OFFERS), {**CORS, "Vary": "Accept"})
         fmt = RdfFormat.from_media_type(choice.serialize)
         assert fmt is not None
-        dumps = await run_in_threadpool(ld_state(request).dumps.all)
+        dumps = await ld_state(request).dumps.get()
         return _represent(request, dumps[dump_filename(fmt)].body, choice.offered)
     choice = choose(accept, GRAPH_OFFERS)
     if choice is None:

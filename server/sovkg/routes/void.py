@@ -10,6 +10,7 @@ from pyoxigraph import serialize
 from starlette.concurrency import run_in_threadpool
 
 from sovkg.errors import UnknownFormatError
+from sovkg.linkeddata.dumps import Dumps, triple_count
 from sovkg.linkeddata.represent import (
     HTML,
     TURTLE,
@@ -26,8 +27,9 @@ from sovkg.routes.web import lang_query, language, ld_state, public_base, root_p
 router = APIRouter()
 
 
-def void_body(request: Request, rep: Representation) -> bytes:
-    """The description in ``rep``'s syntax, cached until the store changes."""
+def void_body(request: Request, rep: Representation, dumps: Dumps) -> bytes:
+    """The description in ``rep``'s syntax (with ``dumps``, the store's), cached until the
+    store changes."""
     state = ld_state(request)
     base = public_base(request)
     key = (rep.key, base)
@@ -35,13 +37,12 @@ def void_body(request: Request, rep: Representation) -> bytes:
         cached = state.void.get(key)
     if cached is not None:
         return cached
-    dumps = state.dumps.all()
     triples = void_triples(
         state.store,
         list(dumps.values()),
         base,
         request.app.state.settings.thing_base,
-        state.dumps.triple_count(),
+        triple_count(dumps),
     )
     assert rep.rdf_format is not None
     body = serialize(triples, format=rep.rdf_format, prefixes=VOID_PREFIXES) or b""
@@ -62,14 +63,15 @@ async def void(request: Request) -> Response:
     if rep is None:
         offered = ", ".join(r.media_type for r in VOID_REPRESENTATIONS)
         return PlainTextResponse(f"the description is offered as {offered}\n", status_code=406)
+    dumps = await ld_state(request).dumps.get()
     if rep is HTML:
-        return await run_in_threadpool(_void_page, request)
-    body = await run_in_threadpool(void_body, request, rep)
+        return await run_in_threadpool(_void_page, request, dumps)
+    body = await run_in_threadpool(void_body, request, rep, dumps)
     media = rep.media_type + ("; charset=utf-8" if rep.media_type.startswith("text/") else "")
     return Response(body, media_type=media, headers={"Vary": vary(VOID_REPRESENTATIONS)})
 
 
-def _void_page(request: Request) -> Response:
+def _void_page(request: Request, dumps: Dumps) -> Response:
     """The description for people: where to query and fetch, and the Turtle itself."""
     base = public_base(request)
     root = root_path(request)
@@ -78,7 +80,7 @@ def _void_page(request: Request) -> Response:
         {"label": "Graph store", "value": f"{base}/store", "href": f"{root}/store"},
         {"label": "Dumps", "value": f"{base}/dumps", "href": f"{root}/dumps"},
     ]
-    turtle = void_body(request, TURTLE).decode("utf-8")
+    turtle = void_body(request, TURTLE, dumps).decode("utf-8")
     lang = language(request)
     body = render(
         "void.html",

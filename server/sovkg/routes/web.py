@@ -4,10 +4,21 @@ these, never the request)."""
 
 from __future__ import annotations
 
-from pyoxigraph import NamedNode, Store
+import asyncio
+import functools
+import shutil
+import tempfile
+from collections.abc import Awaitable, Callable, Iterable
+from pathlib import Path
+
+from pyoxigraph import NamedNode, Quad, Store
 from starlette.requests import Request
 
+from sovkg.config import Settings
+from sovkg.engine.bounds import dump_memory_mib, total_memory_mib
+from sovkg.engine.isolated import run_forked
 from sovkg.errors import BadHost
+from sovkg.linkeddata.dumps import Builder, Dumps, build_all
 from sovkg.linkeddata.entity import PageBuilder
 from sovkg.linkeddata.iris import IriMapper
 from sovkg.linkeddata.labels import LANGUAGES, Labeler, choose_language
@@ -65,6 +76,36 @@ def public_base(request: Request) -> str:
     return base
 
 
+def _dump_builder(settings: Settings) -> Builder:
+    """Builds of the dumps in a child process forked for each, under the dump time and memory
+    limits. The child sees an in-memory store copy-on-write; a RocksDB store it opens read-only
+    on a backup made for the build (hard links), because a forked child cannot share the
+    server's open files of the store."""
+    memory_mib = dump_memory_mib(settings.dump_memory, total_memory_mib())
+
+    def forked(job: Callable[[], Dumps]) -> Awaitable[Dumps]:
+        return run_forked(
+            job, timeout=settings.dump_timeout, memory_mib=memory_mib, what="the build of the dumps"
+        )
+
+    async def build(source: Iterable[Quad]) -> Dumps:
+        if settings.store_path is None or not isinstance(source, Store):
+            return await forked(functools.partial(build_all, source))
+        snapshots = await asyncio.to_thread(tempfile.mkdtemp, prefix="sovkg-dump-")
+        try:
+            snapshot = str(Path(snapshots) / "store")
+            await asyncio.to_thread(source.backup, snapshot)
+            return await forked(lambda: build_all(Store.read_only(snapshot)))
+        finally:
+            await asyncio.to_thread(shutil.rmtree, snapshots, True)
+
+    return build
+
+
 def ld_state(request: Request) -> LinkedDataState:
     """The application's Linked Data caches."""
-    return get_state(request.app, store_of(request))
+    app = request.app
+    state = getattr(app.state, "linkeddata", None)
+    if state is not None and state.store is store_of(request):
+        return state
+    return get_state(app, store_of(request), _dump_builder(app.state.settings))
