@@ -144,3 +144,22 @@ def test_allowed_load_copies_remote_data(federating, live_server) -> None:
     assert r.status_code == 204, r.text
     r = _query(federating, "SELECT (COUNT(*) AS ?n) WHERE { GRAPH <urn:x:loaded> { ?s ?p ?o } }")
     assert int(r.json()["results"]["bindings"][0]["n"]["value"]) == 10
+
+
+@pytest.mark.parametrize(
+    "update",
+    [
+        "LOAD <{listener}/data.ttl>",
+        "PREFIX ex: <http://example.org/> INSERT DATA { ex:s ex:p ex:o }",
+        "CLEAR ALL",
+    ],
+)
+def test_an_update_sent_as_a_query_is_told_where_to_go(live_server, listener, update) -> None:
+    update = update.replace("{listener}", listener.url)
+    for r in (
+        httpx.get(f"{live_server.url}/sparql", params={"query": update}),
+        httpx.post(f"{live_server.url}/sparql", data={"query": update}),
+    ):
+        assert r.status_code == 400
+        assert "is a SPARQL update" in r.text and "send it to /update with POST" in r.text
+    assert listener.connections == 0

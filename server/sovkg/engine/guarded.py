@@ -9,9 +9,9 @@ import asyncio
 from dataclasses import dataclass, replace
 
 from sovkg.engine.jobs import QueryJob, QueryOutput, QueryStream, Runner, StreamingRunner, UpdateJob
-from sovkg.errors import OperationFailed, UpstreamFailed
+from sovkg.errors import OperationFailed, ProtocolError, UpstreamFailed
 from sovkg.sparql.guard import check, may_call_out
-from sovkg.sparql.lexer import check_depth
+from sovkg.sparql.lexer import check_depth, update_sent_as_query
 
 
 def translate_error(e: Exception) -> Exception:
@@ -24,7 +24,11 @@ def translate_error(e: Exception) -> Exception:
 
 
 def check_query(job: QueryJob, allow: tuple[str, ...] = ()) -> None:
-    """Raise OutboundRefused if the query has a SERVICE call that is not allowed."""
+    """Raise OutboundRefused if the query has a SERVICE call that is not allowed (and a plain
+    400 for an update such as LOAD sent as a query, which is no call at all)."""
+    wrong_place = update_sent_as_query(job.query)
+    if wrong_place is not None:
+        raise ProtocolError(400, wrong_place)
     check(job.query, update=False, allow=allow, prefixes=job.prefixes)
 
 

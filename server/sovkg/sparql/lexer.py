@@ -182,6 +182,33 @@ def query_form(query: str) -> str | None:
     return None
 
 
+#: the keywords an update operation starts with
+UPDATE_FORMS = (
+    "INSERT", "DELETE", "LOAD", "CLEAR", "DROP", "CREATE", "ADD", "MOVE", "COPY", "WITH",
+)  # fmt: skip
+
+
+def update_form(text: str) -> str | None:
+    """The keyword an update starts with (after its prologue), None when the text does not
+    start like an update."""
+    for t in tokens(text):
+        if t.keyword in ("PREFIX", "BASE") or t.kind == "iri" or t.text.endswith(":"):
+            continue  # the prologue: PREFIX p: <ns>, BASE <iri>
+        return t.keyword if t.keyword in UPDATE_FORMS else None
+    return None
+
+
+def update_sent_as_query(text: str) -> str | None:
+    """The message for an update sent where a query belongs, None for any other text."""
+    form = update_form(text)
+    if form is None:
+        return None
+    return (
+        f"this is a SPARQL update ({form}), not a query: send it to /update with POST, as "
+        "update=... or with Content-Type: application/sparql-update (/sparql answers queries)"
+    )
+
+
 def move_error_position(message: str, move: Callable[[int, int], tuple[int, int]]) -> str:
     """The message with its ``error at line:column`` mapped through ``move`` (unchanged when
     it names no position): for errors in a text that was rewritten before it was parsed."""

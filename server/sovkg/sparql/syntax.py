@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 
-from sovkg.sparql.lexer import ERROR_POSITION, Token, tokens
+from sovkg.sparql.lexer import ERROR_POSITION, Token, query_form, tokens, update_sent_as_query
 
 #: where the predeclared prefixes are listed, for the message
 PREFIX_HELP = (
@@ -102,6 +102,10 @@ def explain(text: str, message: str, predeclared: Mapping[str, str] | None = Non
         cause = (
             "this triple pattern is incomplete: a triple needs a subject, a predicate and an object"
         )
+    if cause is None and query_form(text) is None:
+        wrong_place = update_sent_as_query(text)
+        if wrong_place is not None:
+            return f"SPARQL syntax error: {wrong_place}\nparser: {' '.join(message.split())}"
     if cause is None:
         return f"SPARQL syntax error: {message}"
     at = f"line {where[0]}, column {where[1]}: " if where else ""
