@@ -9,6 +9,7 @@ import shutil
 import signal
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -18,6 +19,7 @@ from sovkg.engine.bounds import (
     MAX_MIB,
     MEMORY_EXIT_CODE,
     MIN_MIB,
+    StderrTail,
     default_memory_mib,
     died_of_memory,
     engine_panic,
@@ -234,3 +236,23 @@ def test_health_is_503_when_no_query_worker_can_start(tmp_path: Path) -> None:
             snapshots.unlink()
     finally:
         server.stop()
+
+
+def test_a_dying_workers_backtrace_is_kept_but_not_forwarded(capfd) -> None:
+    """With RUST_BACKTRACE set, an allocation failure is followed by a long backtrace, in
+    later writes: none of it reaches the server's log (the client's 503 tells the death), while
+    what a worker writes before it is forwarded as it comes."""
+    read, write = os.pipe()
+    with os.fdopen(read, "rb") as stream:
+        tail = StderrTail(stream)
+        os.write(write, b"a warning before\n")
+        time.sleep(0.2)  # its own chunk
+        os.write(write, b"memory allocation of 4096 bytes failed\n")
+        time.sleep(0.2)
+        os.write(write, b"".join(b"  %d: frame\n" % i for i in range(80)))
+        os.close(write)
+        kept = tail.text()
+    forwarded = capfd.readouterr().err
+    assert "a warning before" in forwarded
+    assert "memory allocation" not in forwarded and "frame" not in forwarded
+    assert b"memory allocation of 4096 bytes failed" in kept and b"79: frame" in kept

@@ -196,11 +196,16 @@ def worker_memory_mib(settings: MemorySettings) -> int | None:
     return default_memory_mib(total_memory_mib(), worker_processes(settings))
 
 
+#: what a worker's stderr says when it dies of memory or of a panic
+_DEATH_MARKERS = (b"MemoryError", b"memory allocation of", b"panicked")
+
+
 class StderrTail:
     """Reads a worker's stderr in a thread: forwards it to ours and keeps the first and the last
     :data:`TAIL_BYTES`, so that a dead worker's death can be classified (a panic's message comes
     before its backtrace, which may be long when RUST_BACKTRACE is set). Allocation failures and
-    panics are kept but not forwarded (the pool reports them as one line)."""
+    panics, and everything after them (a backtrace), are kept but not forwarded (the pool
+    reports them as one line)."""
 
     TAIL_BYTES = 16 * 1024
 
@@ -213,6 +218,7 @@ class StderrTail:
 
     def _read(self) -> None:
         read = getattr(self._stream, "read1", self._stream.read)
+        quiet = False
         while chunk := read(65536):
             room = self.TAIL_BYTES - len(self.head)
             if room > 0:
@@ -221,7 +227,11 @@ class StderrTail:
             else:
                 self.tail.extend(chunk)
             del self.tail[: -self.TAIL_BYTES]
-            if not any(m in chunk for m in (b"MemoryError", b"memory allocation of", b"panicked")):
+            if any(m in chunk for m in _DEATH_MARKERS):
+                # the report of a death, then (with RUST_BACKTRACE set) its backtrace, which
+                # may come in later chunks: none of it is forwarded, the pool tells it in a line
+                quiet = True
+            if not quiet:
                 sys.stderr.buffer.write(chunk)
                 sys.stderr.buffer.flush()
 
