@@ -266,6 +266,15 @@ def test_no_request_gets_a_5xx_over_http(live, req) -> None:
     assert live.proc.poll() is None
 
 
+@pytest.mark.parametrize("path", ["/id/team/x%00y%1B%5B31m", "/ontology/x%00%1B", "/dumps/x%00"])
+@pytest.mark.parametrize("accept", ["text/html", "text/turtle"])
+def test_a_404_never_echoes_control_characters(live, path: str, accept: str) -> None:
+    r = httpx.get(f"{live.url}{path}", headers={"Accept": accept}, timeout=30)
+    assert r.status_code == 404
+    assert b"\x00" not in r.content and b"\x1b" not in r.content
+    assert "%00" in r.text or "\\x00" in r.text  # named, not dropped
+
+
 def test_live_server_survived_the_fuzzing(live) -> None:
     assert live.proc.poll() is None
     assert httpx.get(f"{live.url}/health").status_code == 200

@@ -8,6 +8,7 @@ answers for them under its own URL: ``{thing_base}id/team/x`` is ``/id/team/x`` 
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from urllib.parse import quote, unquote
 
@@ -56,3 +57,16 @@ class IriMapper:
         if decoded not in out:
             out.append(decoded)
         return out
+
+
+#: characters an IRI may not hold (RFC 3987): controls, space and ``<>"{}|\^```
+_NOT_IN_IRIS = re.compile(r'[\x00-\x20\x7f-\x9f<>"{}|\\^`]')
+
+
+def readable_iri(iri: str) -> str:
+    """``iri`` percent-decoded for people (non-ASCII letters shown as such), except for the
+    characters no IRI may hold, which stay percent-encoded: a NUL or an escape sequence sent
+    in a path is never echoed raw."""
+    return _NOT_IN_IRIS.sub(
+        lambda m: "".join(f"%{b:02X}" for b in m.group().encode("utf-8")), unquote(iri)
+    )

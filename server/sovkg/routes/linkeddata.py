@@ -7,8 +7,6 @@ thread, never on the event loop.
 
 from __future__ import annotations
 
-from urllib.parse import unquote
-
 from fastapi import APIRouter, Request
 from fastapi.responses import PlainTextResponse, Response
 from pyoxigraph import NamedNode, Store, Triple
@@ -17,6 +15,7 @@ from starlette.concurrency import run_in_threadpool
 from sovkg.dataset import GRAPH_BASE
 from sovkg.errors import UnknownFormatError
 from sovkg.linkeddata.describe import describe, is_known, serialize_triples
+from sovkg.linkeddata.iris import readable_iri
 from sovkg.linkeddata.ontodoc import build_ontology_page, build_shapes_page
 from sovkg.linkeddata.represent import (
     HTML,
@@ -73,6 +72,8 @@ def _rdf(triples: list[Triple], rep: Representation, headers: dict[str, str]) ->
 
 
 def _not_found(request: Request, rep: Representation, iri: str) -> Response:
+    """404 naming ``iri`` readably, with no character no IRI may hold shown raw."""
+    iri = readable_iri(iri)
     headers = {"Vary": vary(_OFFERS)}
     if rep is HTML:
         lang = language(request)
@@ -105,7 +106,7 @@ def _thing_response(request: Request, rep: Representation) -> Response:
     candidates = mapper_for(request).candidate_iris(_raw_thing_path(request))
     node = next((NamedNode(i) for i in candidates if _known_iri(store, i)), None)
     if node is None:
-        return _not_found(request, rep, unquote(candidates[0]))
+        return _not_found(request, rep, candidates[0])
     headers = _headers(request, rep)
     if rep is not HTML:
         return _rdf(describe(store, node), rep, headers)
