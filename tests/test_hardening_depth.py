@@ -18,6 +18,7 @@ from sovkg.rdfinput import InputRefused, check_bytes, check_file_depth
 from sovkg.sparql.lexer import MAX_DEPTH, check_depth, depth
 
 from tests.support.server import SOVKG, LiveServer
+from tests.support.setups import every_setup
 
 ROOT = Path(__file__).resolve().parents[1]
 TOKEN = "depth-test-token-51c0"
@@ -94,6 +95,16 @@ def test_a_deep_query_gets_400_and_the_worker_lives(server: LiveServer, name: st
     assert r.status_code == 400, (name, r.status_code, r.text[:300])
     assert "limit of 1000 levels" in r.text
     probe = httpx.post(f"{server.url}/sparql", data={"query": PROBE}, timeout=30)
+    assert probe.status_code == 200 and probe.json()["boolean"] is True
+
+
+@every_setup
+def test_every_setup_refuses_a_deep_query_and_its_store_lives(live_server) -> None:
+    """In front of a store over HTTP (native Oxigraph, Virtuoso) the depth is measured before
+    the query is sent: the backend never sees it."""
+    r = httpx.post(f"{live_server.url}/sparql", data={"query": CRASHING["nested groups"]})
+    assert r.status_code == 400 and "limit of 1000 levels" in r.text, r.text[:300]
+    probe = httpx.post(f"{live_server.url}/sparql", data={"query": PROBE}, timeout=30)
     assert probe.status_code == 200 and probe.json()["boolean"] is True
 
 

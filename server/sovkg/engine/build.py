@@ -51,10 +51,14 @@ class RunnerSettings(Protocol):
     def backend_graphs(self) -> tuple[str, ...]: ...
 
 
-def guarded(inner: Runner, settings: RunnerSettings) -> GuardedRunner:
-    """``inner`` behind the SERVICE/LOAD guard and the row limit of ``settings``."""
+def guarded(inner: Runner, settings: RunnerSettings, *, remote: bool = False) -> GuardedRunner:
+    """``inner`` behind the SERVICE/LOAD guard and the row limit of ``settings`` (and, for a
+    store over HTTP, the depth check, which local runners make where they parse)."""
     return GuardedRunner(
-        inner, allow_service=tuple(settings.allow_service), max_rows=settings.max_rows
+        inner,
+        allow_service=tuple(settings.allow_service),
+        max_rows=settings.max_rows,
+        check_depth=remote,
     )
 
 
@@ -95,5 +99,6 @@ def build_backend(settings: RunnerSettings) -> tuple[RemoteStore, GuardedRunner]
     update_url = str(settings.backend_update or query_url)
     timeout = float(settings.query_timeout)
     store = RemoteStore(query_url, timeout, tuple(settings.backend_graphs) or None)
-    runner = guarded(RemoteRunner(query_url, update_url, timeout, store.dataset), settings)
+    remote = RemoteRunner(query_url, update_url, timeout, store.dataset)
+    runner = guarded(remote, settings, remote=True)
     return store, runner

@@ -27,7 +27,13 @@ from sovkg.engine.serialize import (
 )
 from sovkg.namespaces import PREFIXES
 from sovkg.sparql.columns import star_order
-from sovkg.sparql.lexer import declares_dataset, move_error_position, rewrite_update, top_limit
+from sovkg.sparql.lexer import (
+    check_depth,
+    declares_dataset,
+    move_error_position,
+    rewrite_update,
+    top_limit,
+)
 
 
 def mentioned_prefixes(table: dict[str, str], query: str) -> dict[str, str] | None:
@@ -60,7 +66,9 @@ _PACKAGE_NEEDLES = _needles(PREFIXES)
 
 
 def evaluate(store: Store, job: QueryJob) -> QuerySolutions | QueryBoolean | QueryTriples:
-    """Evaluate a query with the job's dataset; raises SyntaxError on a malformed query."""
+    """Evaluate a query with the job's dataset; raises SyntaxError on a malformed query and
+    TooDeep on one structured too deeply for the engine (it would overflow its stack)."""
+    check_depth(job.query)
     default_graph: list[NamedNode | BlankNode | DefaultGraph] | None = None
     named_graphs: list[NamedNode | BlankNode] | None = None
     # pyoxigraph's union flag would silently override FROM / FROM NAMED
@@ -107,6 +115,7 @@ def execute_update(store: Store, job: UpdateJob) -> None:
     USING clauses (and CLEAR of a graph never seen succeeds, see ``rewrite_update``); a syntax
     error still reports the line and column of the text as sent.
     """
+    check_depth(job.update, "update")
     using = None
     if job.using_graphs is not None or job.using_named_graphs is not None:
         using = (job.using_graphs or (), job.using_named_graphs or ())

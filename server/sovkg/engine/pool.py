@@ -44,11 +44,12 @@ from typing import Any, cast
 
 from pyoxigraph import Store
 
+from sovkg import errors
 from sovkg.engine.bounds import MEMORY_ENV, StderrTail, death_error
 from sovkg.engine.execute import execute_update
 from sovkg.engine.jobs import QueryJob, QueryOutput, UpdateJob
 from sovkg.engine.worker import frame, pop_frame, serve_forked
-from sovkg.errors import QueryTimeout, WorkerFailed, WorkersBusy
+from sovkg.errors import ClientError, QueryTimeout, WorkerFailed, WorkersBusy
 
 #: the module a spawned worker runs
 WORKER_MODULE = "sovkg.engine.worker"
@@ -70,9 +71,16 @@ _KEEP_SNAPSHOTS = 2
 
 
 def rebuild_error(name: str, message: str) -> Exception:
-    """The exception a worker reported, as the same built-in type where there is one."""
+    """The exception a worker reported, as the same built-in type where there is one, or the
+    same client error of the package (``TooDeep``, ``UsingConflictError`` ...)."""
     if name == "SyntaxError":
         return SyntaxError(message)
+    ours = getattr(errors, name, None)
+    if isinstance(ours, type) and issubclass(ours, ClientError):
+        try:
+            return ours(message)
+        except TypeError:  # one that takes other arguments
+            pass
     cls = getattr(builtins, name, None)
     if isinstance(cls, type) and issubclass(cls, Exception):
         try:
