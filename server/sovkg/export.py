@@ -50,6 +50,14 @@ def export_dataset(
     """Serialize the whole store (or the quads given) in ``fmt``; returns bytes when ``output``
     is None."""
     quads = canonical_quads(store, as_triples=not fmt.supports_datasets)
+    return serialize_canonical(quads, fmt, output)
+
+
+def serialize_canonical(
+    quads: list[Quad], fmt: RdfFormat, output: IO[bytes] | None = None
+) -> bytes | None:
+    """Serialize quads that :func:`canonical_quads` gave (``as_triples`` exactly when ``fmt``
+    keeps no named graphs) in ``fmt``: several syntaxes can share one canonicalisation."""
     items: list[Quad] | list[Triple]
     if fmt.supports_datasets:
         items = quads

@@ -24,7 +24,6 @@ from sovkg.errors import EXIT_FAILED, EXIT_USAGE, SovkgError
 from sovkg.export import export_dataset
 from sovkg.formats import RDF_FORMATS
 from sovkg.namespaces import PREFIXES
-from sovkg.sparql.lexer import check_depth
 from sovkg.sparql.syntax import explain
 from sovkg.validation import validate_files, validate_store
 
@@ -142,7 +141,6 @@ def query(args: argparse.Namespace) -> int:
             _err(f"cannot read query file {path}: {e}")
             return EXIT_USAGE
     data, fmt = tuple(args.data), args.format
-    check_depth(text)  # exit 2 naming the limit, rather than a crashed engine
 
     def job() -> bytes:  # in a child process: an engine crash ends it, not this command
         store = open_store(None, data)

@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pyoxigraph import Quad, RdfFormat, Store
 
 from sovkg.errors import SovkgError, WorkerFailed
-from sovkg.export import export_dataset
+from sovkg.export import canonical_quads, export_dataset, serialize_canonical
 from sovkg.formats import RDF_FORMATS
 
 #: the file name stem of every dump
@@ -67,10 +67,12 @@ def dump_filename(fmt: RdfFormat) -> str:
 
 def build_dump(store: Iterable[Quad], name: str) -> Dump:
     """Serialize the store (or quads) in the syntax called ``name`` (``turtle``, ``nquads`` …)."""
-    fmt = RDF_FORMATS[name]
-    body = export_dataset(store, fmt) or b""
+    return _dump(name, export_dataset(store, RDF_FORMATS[name]) or b"")
+
+
+def _dump(name: str, body: bytes) -> Dump:
     return Dump(
-        filename=dump_filename(fmt),
+        filename=dump_filename(RDF_FORMATS[name]),
         format_name=name,
         body=body,
         sha256=hashlib.sha256(body).hexdigest(),
@@ -87,8 +89,17 @@ Builder = Callable[[Iterable[Quad]], Awaitable[Dumps]]
 
 
 def build_all(source: Iterable[Quad]) -> Dumps:
-    """All six dumps of ``source`` (a store, or its quads), by file name."""
-    dumps = [build_dump(source, name) for name in RDF_FORMATS]
+    """All six dumps of ``source`` (a store, or its quads), by file name: the bytes of
+    :func:`build_dump` for each, from two canonicalisations (the union of the graphs for the
+    triple syntaxes, the dataset for the others) rather than six, one held at a time."""
+    bodies: dict[str, bytes] = {}
+    for keeps_graphs in (False, True):
+        canonical = canonical_quads(source, as_triples=not keeps_graphs)
+        for name, fmt in RDF_FORMATS.items():
+            if fmt.supports_datasets == keeps_graphs:
+                bodies[name] = serialize_canonical(canonical, fmt) or b""
+        del canonical
+    dumps = [_dump(name, bodies[name]) for name in RDF_FORMATS]
     return {d.filename: d for d in dumps}
 
 
